@@ -1,0 +1,1 @@
+"""Training, evaluation and data tools for the fer_ros models."""

@@ -1,0 +1,77 @@
+"""Model architectures: one definition each, used by training, export and inference."""
+
+import keras
+from keras import layers, ops
+
+from fer_ros.labels import LABELS
+
+INPUT_SHAPE = (48, 48, 1)
+
+
+@keras.saving.register_keras_serializable(package="fer")
+class LocalResponseNorm(layers.Layer):
+    """Cross-channel LRN as in AlexNet/DeXpression (Keras 3 has none built in)."""
+
+    def __init__(self, depth_radius: int = 2, bias: float = 1.0, alpha: float = 1e-4,
+                 beta: float = 0.75, **kwargs):
+        super().__init__(**kwargs)
+        self.depth_radius = depth_radius
+        self.bias = bias
+        self.alpha = alpha
+        self.beta = beta
+
+    def call(self, x):
+        # Sum of squares over neighbouring channels as explicit shifted slices: identical on
+        # every backend (pooling ops disagree on how "same" padding is counted).
+        r = self.depth_radius
+        padded = ops.pad(ops.square(x), [[0, 0], [0, 0], [0, 0], [r, r]])
+        channels = ops.shape(x)[-1]
+        summed = sum(padded[..., k:k + channels] for k in range(2 * r + 1))
+        return x / ops.power(self.bias + self.alpha * summed, self.beta)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "depth_radius": self.depth_radius, "bias": self.bias,
+                "alpha": self.alpha, "beta": self.beta}
+
+
+def _conv(x, filters: int, kernel: int, name: str, strides: int = 1):
+    x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False,
+                      name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def _feat_ex(x, name: str):
+    """DeXpression's Parallel Feature Extraction block."""
+    a = _conv(x, 96, 1, f"{name}_a1")
+    a = _conv(a, 208, 3, f"{name}_a2")
+    b = layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
+    b = _conv(b, 64, 1, f"{name}_b1")
+    return layers.Concatenate(name=f"{name}_concat")([a, b])
+
+
+def make_dexpression(input_shape: tuple[int, int, int] = INPUT_SHAPE,
+                     num_classes: int = len(LABELS), dropout: float = 0.5) -> keras.Model:
+    """DeXpression (Burkert et al. 2015) adapted to 48x48 grey faces.
+
+    Changes from the 224x224 original: the 7x7 first convolution has stride 1 (stride 2 on a
+    48x48 tile would leave 3x3 maps before the classifier); every convolution is followed by
+    batch normalisation (faster, more stable training); the input is rescaled inside the
+    model, so callers feed raw 0-255 grey pixels.
+    """
+    inputs = keras.Input(shape=input_shape, name="face")
+    x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
+    x = _conv(x, 64, 7, "conv1")
+    x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
+    x = LocalResponseNorm(name="lrn1")(x)
+    x = _feat_ex(x, "featex1")
+    x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool2")(x)
+    x = _feat_ex(x, "featex2")
+    x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool3")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="scores")(x)
+    return keras.Model(inputs, outputs, name="dexpression")
+
+
+ARCHITECTURES = {"dexpression": make_dexpression}
