@@ -1,0 +1,20 @@
+"""Drawing of results on a frame, for the annotated image topic and recordings."""
+
+import cv2
+import numpy as np
+
+from fer_ros.pipeline import FaceResult
+
+
+def draw_results(bgr: np.ndarray, results: list[FaceResult]) -> np.ndarray:
+    """A copy of `bgr` with each face's box, eyes, track id, label and confidence."""
+    out = bgr.copy()
+    for r in results:
+        b = r.face.box
+        cv2.rectangle(out, (b.x, b.y), (b.x + b.w, b.y + b.h), (0, 255, 0), 2)
+        for eye in (r.face.left_eye, r.face.right_eye):
+            cv2.circle(out, (int(round(eye[0])), int(round(eye[1]))), 2, (0, 200, 255), -1)
+        text = f"#{r.track_id} {r.label} {r.confidence:.2f}"
+        cv2.putText(out, text, (b.x, max(12, b.y - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                    (0, 255, 0), 1, cv2.LINE_AA)
+    return out

@@ -1,0 +1,94 @@
+"""Camera node: frames from an OpenCV VideoCapture (device or video file) as sensor_msgs/Image."""
+
+import time
+
+import cv2
+from fer_msgs.msg import FaceEmotionArray
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+
+from fer_ros.image_conversion import array_to_image
+from fer_ros.node_main import run_node
+from fer_ros.params import ParameterError, declare
+
+RESULT_TOPIC = "/fer/emotions"
+
+
+class CameraNode(Node):
+    """Publishes `image_raw` (bgr8) at the source rate, or in lockstep with the emotion node:
+    with `lockstep`, the next frame of a video file goes out once the last one's result came
+    back on /fer/emotions, so that a file is processed without dropping frames."""
+
+    def __init__(self, **kwargs):
+        super().__init__("camera", **kwargs)
+        self.device = declare(self, "device", 0, "camera index (used when video is empty)", low=0)
+        self.video = declare(self, "video", "", "video file to play instead of a camera")
+        self.loop = declare(self, "loop", False, "restart the video file at its end")
+        self.frame_id = declare(self, "frame_id", "camera", "frame_id of the published images")
+        fps = declare(self, "fps", 0.0, "publishing rate; 0 = the source's own", low=0.0, high=1000.0)
+        self.lockstep = declare(self, "lockstep", False, "video only: wait for each frame's result")
+        self.lockstep_timeout = declare(self, "lockstep_timeout", 2.0,
+                                        "seconds to wait for a result in lockstep", low=0.01)
+        if self.lockstep and not self.video:
+            raise ParameterError("parameter 'lockstep' needs a video file: a camera cannot wait")
+
+        source = self.video or self.device
+        self.capture = cv2.VideoCapture(source)
+        if not self.capture.isOpened():
+            raise OSError(f"cannot open video source {source!r}")
+        source_fps = self.capture.get(cv2.CAP_PROP_FPS)
+        self.fps = fps or (source_fps if 0 < source_fps <= 1000 else 30.0)
+        self.publisher = self.create_publisher(Image, "image_raw", qos_profile_sensor_data)
+        self.published = 0
+        self.lost = 0
+        self.finished = False
+        self._awaiting = None  # (stamp, send time) of the frame whose result lockstep awaits
+        if self.lockstep:
+            self.create_subscription(FaceEmotionArray, RESULT_TOPIC, self._on_result, 10)
+            self.timer = self.create_timer(0.01, self._lockstep_tick)
+        else:
+            self.timer = self.create_timer(1.0 / self.fps, self.publish_frame)
+        self.get_logger().info(f"publishing {source!r} on {self.publisher.topic_name} at "
+                               f"{'lockstep' if self.lockstep else f'{self.fps:.1f} Hz'}")
+
+    def publish_frame(self) -> None:
+        ok, frame = self.capture.read()
+        if not ok and self.video and self.loop:
+            self.capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, frame = self.capture.read()
+        if not ok:
+            self.finished = True
+            self.timer.cancel()
+            self.get_logger().info(f"end of {self.video or 'camera stream'} after {self.published} frames")
+            return
+        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
+        self.publisher.publish(array_to_image(frame, "bgr8", header))
+        self.published += 1
+        if self.lockstep:
+            self._awaiting = (header.stamp, time.monotonic())
+
+    def _lockstep_tick(self) -> None:
+        if self.finished or self.publisher.get_subscription_count() == 0:
+            return
+        if self._awaiting is None:
+            self.publish_frame()
+        elif time.monotonic() - self._awaiting[1] > self.lockstep_timeout:
+            self.lost += 1
+            self.get_logger().warning(f"no result for frame {self.published} within "
+                                      f"{self.lockstep_timeout} s; moving on ({self.lost} lost)")
+            self.publish_frame()
+
+    def _on_result(self, msg: FaceEmotionArray) -> None:
+        if self._awaiting is not None and msg.header.stamp == self._awaiting[0]:
+            self._awaiting = None
+            self.publish_frame()
+
+    def destroy_node(self) -> None:
+        self.capture.release()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(CameraNode, args)

@@ -1,0 +1,38 @@
+"""The one description of the node graph, used by launch/webcam.launch.py and by fer-run."""
+
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
+
+PACKAGE = "fer_ros"
+PARAMS_FILE = "webcam.yaml"
+FASTDDS_PROFILE = "fastdds_shm.xml"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node: how `ros2 run`/launch finds it and which class the in-process runner builds."""
+
+    executable: str
+    name: str
+    namespace: str
+    node_class: str  # "module:Class"
+
+    def load_class(self) -> type:
+        module, cls = self.node_class.split(":")
+        return getattr(import_module(module), cls)
+
+
+CAMERA = NodeSpec("camera_node", "camera", "camera", "fer_ros.camera_node:CameraNode")
+EMOTION = NodeSpec("emotion_node", "emotion", "fer", "fer_ros.emotion_node:EmotionNode")
+GRAPH: tuple[NodeSpec, ...] = (CAMERA, EMOTION)
+
+
+def config_dir() -> Path:
+    """`config/` of the source checkout, else `share/fer_ros/config` of a ROS install."""
+    source = Path(__file__).resolve().parents[2] / "config"
+    if source.is_dir():
+        return source
+    from ament_index_python.packages import get_package_share_directory
+
+    return Path(get_package_share_directory(PACKAGE)) / "config"

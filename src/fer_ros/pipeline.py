@@ -1,0 +1,43 @@
+"""The per-frame pipeline shared by the emotion node, the runner, evaluation and benchmarks:
+detect -> align -> classify -> track."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fer_ros.align import AlignedFace, FaceAligner
+from fer_ros.classify import EmotionClassifier
+from fer_ros.track import IouTracker
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    """One face of one frame, with its expression."""
+
+    track_id: int
+    face: AlignedFace
+    label: str
+    confidence: float
+    scores: np.ndarray
+
+
+class EmotionPipeline:
+    def __init__(self, aligner: FaceAligner, classifier: EmotionClassifier,
+                 tracker: IouTracker | None = None):
+        self.aligner = aligner
+        self.classifier = classifier
+        self.tracker = tracker or IouTracker()
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.classifier.labels
+
+    def process(self, image: np.ndarray) -> list[FaceResult]:
+        faces = self.aligner.faces(image)
+        scores = self.classifier.scores([f.crop for f in faces])
+        ids = self.tracker.update([f.box for f in faces])
+        results = []
+        for track_id, face, s in zip(ids, faces, scores):
+            top = int(np.argmax(s))
+            results.append(FaceResult(track_id, face, self.labels[top], float(s[top]), s))
+        return results

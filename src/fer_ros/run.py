@@ -1,0 +1,203 @@
+"""fer-run: the webcam graph of launch/webcam.launch.py in one process (the pip path).
+
+The nodes are those of `fer_ros.graph.GRAPH` with the parameters of config/webcam.yaml,
+talking over real topics; a listener prints a status line a second and writes results.
+"""
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import rclpy
+from fer_msgs.msg import FaceEmotionArray
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import Image
+
+from fer_ros.graph import CAMERA, EMOTION, FASTDDS_PROFILE, PARAMS_FILE, config_dir
+from fer_ros.image_conversion import image_to_array
+from fer_ros.node_main import START_ERRORS
+from fer_ros.sample_clip import SAMPLE_CLIP
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--camera", type=int, metavar="N", help="camera device index")
+    source.add_argument("--video", type=Path, metavar="PATH", help="video file to process")
+    p.add_argument("--frames", type=int, default=0, metavar="N", help="stop after N processed frames")
+    p.add_argument("--realtime", action="store_true",
+                   help="play a video at its own rate, dropping frames like a live camera "
+                        "(default: every frame is processed)")
+    p.add_argument("--record", type=Path, metavar="PATH", help="write the annotated video here")
+    p.add_argument("--json", type=Path, metavar="PATH", help="one JSON line per processed frame")
+    p.add_argument("--params", type=Path, default=None, help=f"parameter file (default: config/{PARAMS_FILE})")
+    return p.parse_args(argv)
+
+
+def stamp_seconds(msg: FaceEmotionArray) -> float:
+    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+
+
+def result_line(msg: FaceEmotionArray) -> dict:
+    """The --json record of one processed frame."""
+    return {"stamp": stamp_seconds(msg), "faces": [
+        {"track_id": f.track_id, "box": [f.box.x_offset, f.box.y_offset, f.box.width, f.box.height],
+         "label": f.label, "confidence": round(float(f.confidence), 4),
+         "scores": [round(float(s), 4) for s in f.scores]} for f in msg.faces]}
+
+
+class ResultListener(Node):
+    """Receives /fer/emotions (and the annotated image when recording), like any robot
+    behaviour would, and keeps the figures for the status line."""
+
+    def __init__(self, json_path: Path | None, record_path: Path | None, record_fps: float):
+        super().__init__("fer_run_listener")
+        self.count = 0
+        self.latencies_ms: list[float] = []
+        self.last: FaceEmotionArray | None = None
+        self.lock = threading.Lock()
+        self._json = open(json_path, "w") if json_path else None
+        self._record_path, self._record_fps, self._writer = record_path, record_fps, None
+        self.create_subscription(FaceEmotionArray, "/fer/emotions", self.on_result, 100)
+        if record_path:
+            self.create_subscription(Image, "/fer/image_annotated", self.on_annotated, 10)
+
+    def on_result(self, msg: FaceEmotionArray) -> None:
+        latency = time.time() * 1000.0 - stamp_seconds(msg) * 1000.0
+        with self.lock:
+            self.count += 1
+            self.latencies_ms.append(latency)
+            self.last = msg
+        if self._json:
+            self._json.write(json.dumps(result_line(msg)) + "\n")
+            self._json.flush()
+
+    def on_annotated(self, msg: Image) -> None:
+        frame = image_to_array(msg)
+        if self._writer is None:
+            self._writer = cv2.VideoWriter(str(self._record_path), cv2.VideoWriter_fourcc(*"mp4v"),
+                                           self._record_fps, (frame.shape[1], frame.shape[0]))
+        self._writer.write(frame)
+
+    def close(self) -> None:
+        if self._json:
+            self._json.close()
+        if self._writer is not None:
+            self._writer.release()
+
+
+def status_line(listener: ResultListener, since_count: int, seconds: float) -> str:
+    with listener.lock:
+        fps = (listener.count - since_count) / seconds
+        recent = listener.latencies_ms[-max(1, listener.count - since_count):]
+        last = listener.last
+    faces = "no result yet" if last is None else f"{len(last.faces)} face(s)" + "".join(
+        f" #{f.track_id} {f.label} {f.confidence:.2f}" for f in last.faces)
+    latency = f"{np.median(recent):.0f} ms" if recent else "-"
+    return f"[fer-run] {fps:5.1f} fps | latency p50 {latency} | {faces}"
+
+
+def choose_source(args: argparse.Namespace) -> tuple[dict, str]:
+    """Camera parameters for the chosen source, and a sentence saying what it is."""
+    if args.video is not None:
+        if not args.video.is_file():
+            raise FileNotFoundError(f"video file not found: {args.video}")
+        return {"video": str(args.video), "lockstep": not args.realtime}, f"video {args.video}"
+    index = args.camera if args.camera is not None else 0
+    capture = cv2.VideoCapture(index)
+    opened = capture.isOpened()
+    capture.release()
+    if opened:
+        return {"device": index, "video": ""}, f"camera {index}"
+    if args.camera is not None:
+        raise OSError(f"cannot open camera {index}")
+    return ({"video": str(SAMPLE_CLIP), "lockstep": not args.realtime},
+            f"no camera found: using the bundled sample clip {SAMPLE_CLIP}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    config = config_dir()
+    # Before rclpy starts DDS: large frames need the shared-memory profile (see its comments).
+    os.environ.setdefault("FASTRTPS_DEFAULT_PROFILES_FILE", str(config / FASTDDS_PROFILE))
+    params = args.params or config / PARAMS_FILE
+    try:
+        camera_params, description = choose_source(args)
+    except OSError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"[fer-run] source: {description}", flush=True)
+
+    rclpy.init(args=["--ros-args", "--params-file", str(params)])
+    nodes: list[Node] = []
+    listener = None
+    try:
+        camera_cls, emotion_cls = CAMERA.load_class(), EMOTION.load_class()
+        overrides = [Parameter(k, value=v) for k, v in camera_params.items()]
+        nodes.append(emotion_cls(namespace=EMOTION.namespace))
+        camera = camera_cls(namespace=CAMERA.namespace, parameter_overrides=overrides)
+        nodes.append(camera)
+        listener = ResultListener(args.json, args.record, camera.fps)
+        nodes.append(listener)
+        spin_until_done(nodes, camera, listener, args.frames)
+    except START_ERRORS as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if listener is not None:
+            listener.close()
+        for node in nodes:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    if listener is not None:
+        summary(listener)
+    return 0
+
+
+def spin_until_done(nodes: list[Node], camera, listener: ResultListener, max_frames: int) -> None:
+    """Spin each node in a thread of its own, as separate processes would run (a live camera
+    keeps publishing while a frame is processed; rclpy's MultiThreadedExecutor costs ~1 s of
+    CPU per frame here), until N frames are processed, or the video has ended and its
+    results are in; print a status line a second meanwhile."""
+    executors = []
+    for node in nodes:
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        threading.Thread(target=executor.spin, daemon=True).start()
+        executors.append(executor)
+    start = last_print = time.monotonic()
+    printed_count = 0
+    ended_at = None
+    while rclpy.ok():
+        time.sleep(0.02)
+        now = time.monotonic()
+        if now - last_print >= 1.0:
+            print(status_line(listener, printed_count, now - last_print), flush=True)
+            printed_count, last_print = listener.count, now
+        if max_frames and listener.count >= max_frames:
+            break
+        if camera.finished:
+            ended_at = ended_at or now
+            # Results of the last frames may still be on their way.
+            if listener.count >= camera.published - camera.lost or now - ended_at > 2.0:
+                break
+    listener.elapsed = time.monotonic() - start
+    for executor in executors:
+        executor.shutdown()
+
+
+def summary(listener: ResultListener) -> None:
+    lat = np.array(listener.latencies_ms) if listener.latencies_ms else np.zeros(1)
+    print(f"[fer-run] {listener.count} frames processed in {listener.elapsed:.1f} s "
+          f"({listener.count / max(listener.elapsed, 1e-9):.1f} fps); latency p50 "
+          f"{np.percentile(lat, 50):.0f} ms, p95 {np.percentile(lat, 95):.0f} ms", flush=True)
