@@ -7,16 +7,21 @@ import numpy as np
 from fer_msgs.msg import FaceEmotion, FaceEmotionArray
 from geometry_msgs.msg import Point
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, QoSReliabilityPolicy, QoSHistoryPolicy
+from rclpy.qos import QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 
 from fer_ros.align import FaceAligner
 from fer_ros.annotate import draw_results
 from fer_ros.classify import EmotionClassifier
 from fer_ros.detect import DETECTORS, FaceDetector
+from fer_ros.image_conversion import (
+    ImageConversionError,
+    array_to_image,
+    compressed_to_array,
+    image_to_array,
+    to_vision_order,
+)
 from fer_ros.image_ops import to_bgr8
-from fer_ros.image_conversion import (ImageConversionError, array_to_image, compressed_to_array,
-                                      image_to_array, to_vision_order)
 from fer_ros.model_files import SHIPPED_IMAGE_MODEL
 from fer_ros.node_main import run_node
 from fer_ros.params import declare
@@ -32,8 +37,9 @@ LATEST_FRAME_QOS = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.BEST_EFF
 class EmotionNode(Node):
     def __init__(self, **kwargs):
         super().__init__("emotion", **kwargs)
-        self.image_topic = declare(self, "image_topic", "/camera/image_raw",
-                                   "sensor_msgs/Image topic, or CompressedImage if it ends in /compressed")
+        self.image_topic = declare(
+            self, "image_topic", "/camera/image_raw",
+            "sensor_msgs/Image topic, or CompressedImage if it ends in /compressed")
         detector = declare(self, "detector", "dlib", "face detector", choices=DETECTORS)
         upsample = declare(self, "upsample", 0, "dlib: image doublings before detection", low=0, high=2)
         threshold = declare(self, "detection_threshold", 0.5, "dlib: minimum detection score",
@@ -49,7 +55,8 @@ class EmotionNode(Node):
         max_missed = declare(self, "track_max_missed", 5, "frames a track survives unseen", low=0)
 
         classifier = EmotionClassifier(Path(model_dir) if model_dir else SHIPPED_IMAGE_MODEL)
-        aligner = FaceAligner(FaceDetector(detector, upsample, min_face, threshold), x_factor, y_factor, max_faces)
+        face_detector = FaceDetector(detector, upsample, min_face, threshold)
+        aligner = FaceAligner(face_detector, x_factor, y_factor, max_faces)
         self.pipeline = EmotionPipeline(aligner, classifier, IouTracker(min_iou, max_missed))
         self.errors: Counter[str] = Counter()
         self.processed = 0

@@ -36,3 +36,11 @@ def config_dir() -> Path:
     from ament_index_python.packages import get_package_share_directory
 
     return Path(get_package_share_directory(PACKAGE)) / "config"
+
+
+def dds_environment() -> dict[str, str]:
+    """Environment that loads the shared-memory Fast DDS profile: large frames are lost with
+    the default segment. Both names: Fast DDS 2 (Humble, Jazzy) reads the first, 3 (Kilted)
+    the second."""
+    profile = str(config_dir() / FASTDDS_PROFILE)
+    return {"FASTRTPS_DEFAULT_PROFILES_FILE": profile, "FASTDDS_DEFAULT_PROFILES_FILE": profile}

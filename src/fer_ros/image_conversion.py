@@ -89,7 +89,8 @@ def compressed_to_array(msg: CompressedImage) -> np.ndarray:
     return pixels
 
 
-def array_to_compressed(pixels: np.ndarray, fmt: str = "jpeg", header: Header | None = None) -> CompressedImage:
+def array_to_compressed(pixels: np.ndarray, fmt: str = "jpeg",
+                        header: Header | None = None) -> CompressedImage:
     """A CompressedImage of BGR or grey pixels."""
     ok, encoded = cv2.imencode(".jpg" if fmt == "jpeg" else f".{fmt}", pixels)
     if not ok:

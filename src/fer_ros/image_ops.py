@@ -1,7 +1,7 @@
 """Pixel-format helpers shared by the vision core: every stage works on 8-bit grey."""
 
-import numpy as np
 import cv2
+import numpy as np
 
 
 def to_grey(image: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 
-from fer_ros.graph import CAMERA, EMOTION, FASTDDS_PROFILE, PARAMS_FILE, config_dir
+from fer_ros.graph import CAMERA, EMOTION, PARAMS_FILE, config_dir, dds_environment
 from fer_ros.image_conversion import image_to_array
 from fer_ros.node_main import START_ERRORS
 from fer_ros.sample_clip import SAMPLE_CLIP
@@ -38,7 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(default: every frame is processed)")
     p.add_argument("--record", type=Path, metavar="PATH", help="write the annotated video here")
     p.add_argument("--json", type=Path, metavar="PATH", help="one JSON line per processed frame")
-    p.add_argument("--params", type=Path, default=None, help=f"parameter file (default: config/{PARAMS_FILE})")
+    p.add_argument("--params", type=Path, default=None,
+                   help=f"parameter file (default: config/{PARAMS_FILE})")
     return p.parse_args(argv)
 
 
@@ -126,8 +127,9 @@ def choose_source(args: argparse.Namespace) -> tuple[dict, str]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     config = config_dir()
-    # Before rclpy starts DDS: large frames need the shared-memory profile (see its comments).
-    os.environ.setdefault("FASTRTPS_DEFAULT_PROFILES_FILE", str(config / FASTDDS_PROFILE))
+    # Before rclpy starts DDS: large frames need the shared-memory profile.
+    for key, value in dds_environment().items():
+        os.environ.setdefault(key, value)
     params = args.params or config / PARAMS_FILE
     try:
         camera_params, description = choose_source(args)

@@ -12,8 +12,9 @@ TILES_PER_ROW = 100
 
 
 def default_data_dir() -> Path:
-    """`../shared/data` seen from the repository root (the layout of every checkout)."""
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
+    """`../shared/data` beside the source checkout, else beside the working directory."""
+    beside_checkout = Path(__file__).resolve().parents[3] / "shared" / "data"
+    return beside_checkout if beside_checkout.is_dir() else Path("../shared/data")
 
 
 def load_split(data_dir: Path | str, split: str) -> tuple[np.ndarray, np.ndarray]:

@@ -93,8 +93,9 @@ def main(argv: list[str] | None = None) -> None:
     }
     training = {
         "data": "FER2013 Training (28,709), checkpoint chosen on PublicTest, reported on PrivateTest",
-        "command": "fer-train-image " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in sorted(vars(args).items())
-                                                 if k not in ("out", "data_dir", "verbose")),
+        "command": "fer-train-image " + " ".join(
+            f"--{k.replace('_', '-')} {v}" for k, v in sorted(vars(args).items())
+            if k not in ("out", "data_dir", "verbose")),
         "seed": args.seed, "epochs": len(val_acc), "best_epoch": best_epoch + 1,
         "accuracy": accuracy, "train_seconds": round(train_seconds, 1),
         "machine": f"{platform.node()} {platform.machine()} keras-backend={keras.backend.backend()}",

@@ -1,0 +1,60 @@
+"""fer_ros and fer_training: one Python distribution, two ROS packages.
+
+Console scripts go to `lib/fer_ros/` on a colcon build (setup.cfg) and to the venv's `bin/`
+with pip. The fer_training tools also get launchers in `lib/fer_training/` and an ament index
+entry, so that `ros2 run fer_training <tool>` finds them.
+"""
+
+from glob import glob
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+NODES = {
+    "camera_node": "fer_ros.camera_node:main",
+    "emotion_node": "fer_ros.emotion_node:main",
+    "fer-run": "fer_ros.run:main",
+}
+TOOLS = {
+    "fer-train-image": "fer_training.train_image:main",
+    "fer-evaluate": "fer_training.evaluate:main",
+}
+
+
+def tool_launchers() -> list[str]:
+    """Small scripts for lib/fer_training/, written at build time from TOOLS."""
+    folder = Path("build") / "fer_training_launchers"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, target in TOOLS.items():
+        module, func = target.split(":")
+        path = folder / name
+        path.write_text(f"#!/usr/bin/env python3\nimport sys\nfrom {module} import {func}\n"
+                        f"sys.exit({func}())\n")
+        path.chmod(0o755)
+        paths.append(str(path))
+    return paths
+
+
+setup(
+    name="fer_ros",
+    version="0.1.0",
+    packages=find_packages("src"),
+    package_dir={"": "src"},
+    package_data={"fer_ros": ["models/image/*", "data/*"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/fer_ros", "resource/fer_training"]),
+        ("share/fer_ros", ["package.xml"]),
+        ("share/fer_ros/launch", glob("launch/*.launch.py")),
+        ("share/fer_ros/config", glob("config/*")),
+        ("lib/fer_training", tool_launchers()),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="fer_ros maintainers",
+    maintainer_email="fer_ros@example.com",
+    description="Facial emotion recognition for ROS 2",
+    license="Apache-2.0",
+    extras_require={"test": ["pytest"]},
+    entry_points={"console_scripts": [f"{k} = {v}" for k, v in {**NODES, **TOOLS}.items()]},
+)
