@@ -14,6 +14,7 @@ from fer_ros.node_main import run_node
 from fer_ros.params import ParameterError, declare
 
 RESULT_TOPIC = "/fer/emotions"
+LOCKSTEP_ATTEMPTS = 3
 
 
 class CameraNode(Node):
@@ -44,7 +45,9 @@ class CameraNode(Node):
         self.published = 0
         self.lost = 0
         self.finished = False
-        self._awaiting = None  # (stamp, send time) of the frame whose result lockstep awaits
+        self._awaiting: Image | None = None  # the frame whose result lockstep awaits
+        self._sent_at = 0.0
+        self._attempts = 0
         if self.lockstep:
             self.create_subscription(FaceEmotionArray, RESULT_TOPIC, self._on_result, 10)
             self.timer = self.create_timer(0.01, self._lockstep_tick)
@@ -64,24 +67,30 @@ class CameraNode(Node):
             self.get_logger().info(f"end of {self.video or 'camera stream'} after {self.published} frames")
             return
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
-        self.publisher.publish(array_to_image(frame, "bgr8", header))
+        msg = array_to_image(frame, "bgr8", header)
+        self.publisher.publish(msg)
         self.published += 1
         if self.lockstep:
-            self._awaiting = (header.stamp, time.monotonic())
+            self._awaiting, self._sent_at, self._attempts = msg, time.monotonic(), 1
 
     def _lockstep_tick(self) -> None:
         if self.finished or self.publisher.get_subscription_count() == 0:
             return
         if self._awaiting is None:
             self.publish_frame()
-        elif time.monotonic() - self._awaiting[1] > self.lockstep_timeout:
+        elif time.monotonic() - self._sent_at > self.lockstep_timeout:
+            # Best effort can lose a frame (the first one, while discovery settles): resend it.
+            if self._attempts < LOCKSTEP_ATTEMPTS:
+                self.publisher.publish(self._awaiting)
+                self._sent_at, self._attempts = time.monotonic(), self._attempts + 1
+                return
             self.lost += 1
-            self.get_logger().warning(f"no result for frame {self.published} within "
-                                      f"{self.lockstep_timeout} s; moving on ({self.lost} lost)")
+            self.get_logger().warning(f"no result for frame {self.published} after "
+                                      f"{LOCKSTEP_ATTEMPTS} tries; moving on ({self.lost} lost)")
             self.publish_frame()
 
     def _on_result(self, msg: FaceEmotionArray) -> None:
-        if self._awaiting is not None and msg.header.stamp == self._awaiting[0]:
+        if self._awaiting is not None and msg.header.stamp == self._awaiting.header.stamp:
             self._awaiting = None
             self.publish_frame()
 

@@ -37,6 +37,7 @@ class EmotionClassifier:
         self._model = model
         self._run = tf.function(lambda x: model(x, training=False), input_signature=[
             tf.TensorSpec([None, FACE_SIZE, FACE_SIZE, 1], tf.float32)])
+        self.scores(np.zeros((1, FACE_SIZE, FACE_SIZE), np.uint8))  # trace now, not on frame 1
 
     def scores(self, faces: np.ndarray | list[np.ndarray]) -> np.ndarray:
         """N x len(labels) probabilities for N uint8 48x48 faces (0-255 grey)."""

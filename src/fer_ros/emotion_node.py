@@ -42,7 +42,7 @@ class EmotionNode(Node):
             "sensor_msgs/Image topic, or CompressedImage if it ends in /compressed")
         detector = declare(self, "detector", "dlib", "face detector", choices=DETECTORS)
         upsample = declare(self, "upsample", 0, "dlib: image doublings before detection", low=0, high=2)
-        threshold = declare(self, "detection_threshold", 0.5, "dlib: minimum detection score",
+        threshold = declare(self, "detection_threshold", 0.35, "dlib: minimum detection score",
                             low=-1.0, high=3.0)
         min_face = declare(self, "min_face_size", 40, "smallest face box in pixels", low=8)
         max_faces = declare(self, "max_faces", 8, "faces classified per frame", low=1, high=64)

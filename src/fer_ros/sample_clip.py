@@ -14,6 +14,9 @@ import numpy as np
 DATA_DIR = Path(__file__).resolve().parent / "data"
 FACE_PHOTO = DATA_DIR / "astronaut.jpg"
 SAMPLE_CLIP = DATA_DIR / "sample_clip.mp4"
+FACE_PHOTO_SIZE = 512
+# Centre of the face in the photo (pixels), between the eyes.
+FACE_CENTRE = (223.0, 127.0)
 
 
 def face_photo() -> np.ndarray:
@@ -24,29 +27,35 @@ def face_photo() -> np.ndarray:
     return image
 
 
-def face_frame(t: float, size: tuple[int, int] = (640, 480), angle_deg: float = 6.0) -> np.ndarray:
-    """The photo on a grey canvas at phase t in [0, 1]: drifting sideways and tilting."""
+def placement(t: float, size: tuple[int, int] = (640, 480), angle_deg: float = 6.0) -> np.ndarray:
+    """2x3 affine map from photo to frame pixels at phase t in [0, 1]: a sideways drift
+    and a tilt of up to `angle_deg`."""
     width, height = size
-    photo = face_photo()
-    scale = 0.8 * min(width, height) / photo.shape[0]
+    side = FACE_PHOTO_SIZE
+    scale = 0.8 * min(width, height) / side
     cx = width / 2 + 0.15 * width * np.sin(2 * np.pi * t)
     cy = height / 2 + 0.05 * height * np.cos(2 * np.pi * t)
-    m = cv2.getRotationMatrix2D((photo.shape[1] / 2, photo.shape[0] / 2),
-                                angle_deg * np.sin(4 * np.pi * t), scale)
-    m[0, 2] += cx - photo.shape[1] / 2
-    m[1, 2] += cy - photo.shape[0] / 2
-    return cv2.warpAffine(photo, m, (width, height), borderValue=(90, 90, 90))
+    m = cv2.getRotationMatrix2D((side / 2, side / 2), angle_deg * np.sin(4 * np.pi * t), scale)
+    m[0, 2] += cx - side / 2
+    m[1, 2] += cy - side / 2
+    return m
+
+
+def face_frame(t: float, size: tuple[int, int] = (640, 480)) -> np.ndarray:
+    """The photo on a grey canvas, placed by `placement(t, size)`."""
+    return cv2.warpAffine(face_photo(), placement(t, size), size, borderValue=(90, 90, 90))
 
 
 def write_clip(path: Path | str, frames: int = 60, fps: float = 15.0,
-               size: tuple[int, int] = (640, 480)) -> Path:
-    """An MPEG-4 video of `frames` frames of `face_frame`."""
+               size: tuple[int, int] = (640, 480), period: int | None = None) -> Path:
+    """An MPEG-4 video of `frames` frames of `face_frame`, one motion cycle per `period`
+    frames (default: the whole clip)."""
     path = Path(path)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     if not writer.isOpened():
         raise OSError(f"cannot write video {path}")
     for i in range(frames):
-        writer.write(face_frame(i / frames, size))
+        writer.write(face_frame(i / (period or frames), size))
     writer.release()
     return path
 

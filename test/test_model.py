@@ -1,0 +1,75 @@
+"""The DeXpression definition and the shipped model: shape, labels, accuracy, bad files."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from fer_ros.align import get_faces
+from fer_ros.classify import EmotionClassifier
+from fer_ros.labels import LABELS
+from fer_ros.model_files import METADATA_FILE, MODEL_FILE, SHIPPED_IMAGE_MODEL, ModelFileError
+from fer_ros.sample_clip import face_photo
+from fer_training.fer2013 import default_data_dir, load_split
+from fer_training.models import make_dexpression
+
+
+@pytest.fixture(scope="module")
+def classifier() -> EmotionClassifier:
+    return EmotionClassifier()
+
+
+def test_dexpression_builds_with_the_expected_shapes():
+    model = make_dexpression()
+    assert model.input_shape == (None, 48, 48, 1)
+    assert model.output_shape == (None, len(LABELS))
+    scores = np.asarray(model(np.zeros((2, 48, 48, 1), np.float32)))
+    assert scores.shape == (2, 7) and np.allclose(scores.sum(axis=1), 1.0, atol=1e-5)
+    assert model.count_params() < 1_000_000
+
+
+def test_shipped_model_card_and_size():
+    card = json.loads((SHIPPED_IMAGE_MODEL / METADATA_FILE).read_text())
+    assert card["labels"] == list(LABELS)
+    assert card["training"]["accuracy"]["PrivateTest"] >= 0.62
+    assert (SHIPPED_IMAGE_MODEL / MODEL_FILE).stat().st_size < 5_000_000
+
+
+def test_shipped_model_classifies_a_real_face(classifier):
+    faces, _ = get_faces(face_photo())
+    scores = classifier.scores(faces)
+    assert scores.shape == (1, 7) and np.isclose(scores.sum(), 1.0, atol=1e-4)
+    assert classifier.scores([]).shape == (0, 7)
+
+
+def test_shipped_model_accuracy_on_a_publictest_sample(classifier):
+    # Every 7th PublicTest image (513, all classes): a wrong or damaged model falls far below.
+    images, labels = load_split(default_data_dir(), "PublicTest")
+    predicted = classifier.scores_batched(images[::7]).argmax(axis=1)
+    assert np.mean(predicted == labels[::7]) > 0.6
+
+
+def test_missing_model_file_is_named(tmp_path):
+    shutil.copy(SHIPPED_IMAGE_MODEL / METADATA_FILE, tmp_path)
+    with pytest.raises(ModelFileError, match=str(tmp_path / MODEL_FILE)):
+        EmotionClassifier(tmp_path)
+
+
+def test_corrupt_model_file_is_named(tmp_path):
+    shutil.copy(SHIPPED_IMAGE_MODEL / METADATA_FILE, tmp_path)
+    data = (SHIPPED_IMAGE_MODEL / MODEL_FILE).read_bytes()
+    (tmp_path / MODEL_FILE).write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError, match="cannot load model file"):
+        EmotionClassifier(tmp_path)
+
+
+def test_missing_or_mismatched_card_is_refused(tmp_path):
+    with pytest.raises(ModelFileError, match="model card not found"):
+        EmotionClassifier(tmp_path)
+    shutil.copy(SHIPPED_IMAGE_MODEL / MODEL_FILE, tmp_path)
+    card = json.loads((SHIPPED_IMAGE_MODEL / METADATA_FILE).read_text())
+    card["labels"] = card["labels"][:6]
+    (tmp_path / METADATA_FILE).write_text(json.dumps(card))
+    with pytest.raises(ModelFileError, match="gives 7 scores but its card lists 6 labels"):
+        EmotionClassifier(tmp_path)

@@ -1,0 +1,126 @@
+"""Camera node -> emotion node (a separate process) -> subscriber, over real DDS."""
+
+from array import array
+
+import numpy as np
+import pytest
+import rclpy
+from fer_msgs.msg import FaceEmotionArray
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
+from ros_helpers import spin_until, start_node_process
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+
+from fer_ros.camera_node import CameraNode
+from fer_ros.image_conversion import array_to_image
+from fer_ros.labels import LABELS
+from fer_ros.sample_clip import FACE_CENTRE, face_frame, placement, write_clip
+
+FRAMES = 8
+PERIOD = 60  # frames per motion cycle, as in the sample clip
+
+
+@pytest.fixture(scope="module")
+def emotion_node():
+    process = start_node_process("emotion_node", "/fer")
+    yield process
+    process.terminate()
+    output, _ = process.communicate(timeout=20)
+    print(output)
+
+
+@pytest.fixture
+def ros():
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node("fer_test_probe", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    results: list[FaceEmotionArray] = []
+    node.create_subscription(FaceEmotionArray, "/fer/emotions", results.append, 100)
+    yield context, node, executor, results
+    executor.shutdown()
+    node.destroy_node()
+    rclpy.shutdown(context=context)
+
+
+def wait_for_emotion_node(node, executor, publisher, emotion_node) -> None:
+    ready = spin_until(executor, lambda: publisher.get_subscription_count() > 0 or
+                       emotion_node.poll() is not None, 90)
+    assert ready and emotion_node.poll() is None, "emotion node did not start"
+
+
+def test_camera_frames_come_back_as_face_emotions(tmp_path, emotion_node, ros):
+    context, probe, executor, results = ros
+    clip = write_clip(tmp_path / "face.mp4", frames=FRAMES, fps=10, period=PERIOD)
+    image_stamps = []
+    probe.create_subscription(Image, "/camera/image_raw",
+                              lambda m: image_stamps.append(m.header.stamp), qos_profile_sensor_data)
+    camera = CameraNode(context=context, namespace="camera", parameter_overrides=[
+        Parameter("video", value=str(clip)), Parameter("lockstep", value=True),
+        Parameter("lockstep_timeout", value=3.0)])
+    executor.add_node(camera)
+    try:
+        wait_for_emotion_node(probe, executor, camera.publisher, emotion_node)
+        assert spin_until(executor, lambda: len(results) >= FRAMES, 90), \
+            f"{len(results)} of {FRAMES} results"
+        spin_until(executor, lambda: camera.finished, 5)
+    finally:
+        executor.remove_node(camera)
+        camera.destroy_node()
+    assert camera.published == FRAMES and camera.lost == 0
+    # Every result carries the header of a published frame, in order.
+    stamps = [(r.header.stamp.sec, r.header.stamp.nanosec) for r in results]
+    assert stamps == sorted(stamps) and len(set(stamps)) == FRAMES
+    assert set(stamps) <= {(s.sec, s.nanosec) for s in image_stamps}
+    assert all(r.header.frame_id == "camera" for r in results)
+    for i, result in enumerate(results):
+        assert list(result.labels) == list(LABELS)
+        assert len(result.faces) == 1
+        face = result.faces[0]
+        cx, cy = placement(i / PERIOD) @ np.array([*FACE_CENTRE, 1.0])
+        box = face.box
+        assert box.x_offset < cx < box.x_offset + box.width and box.y_offset < cy < box.y_offset + box.height
+        assert face.label in LABELS and len(face.scores) == 7
+        assert abs(sum(face.scores) - 1.0) < 1e-3 and face.confidence == max(face.scores)
+        assert face.left_eye.x < cx < face.right_eye.x
+    assert len({r.faces[0].track_id for r in results}) == 1
+
+
+def request(executor, publisher, results, image: Image, timeout: float = 10.0):
+    """Publish one frame (best effort: resend until answered) and return its result."""
+    def answer():
+        return next((r for r in results if r.header.stamp == image.header.stamp), None)
+    for _ in range(3):
+        publisher.publish(image)
+        if spin_until(executor, lambda: answer() is not None, timeout):
+            return answer()
+    return None
+
+
+def test_no_face_gives_an_empty_array_and_bad_frames_do_not_stop_the_node(emotion_node, ros):
+    _, probe, executor, results = ros
+    publisher = probe.create_publisher(Image, "/camera/image_raw", qos_profile_sensor_data)
+    wait_for_emotion_node(probe, executor, publisher, emotion_node)
+
+    def frame(pixels, encoding, sec):
+        return array_to_image(pixels, encoding, Header(frame_id="test", stamp=rclpy.time.Time(
+            seconds=sec).to_msg()))
+
+    blank = request(executor, publisher, results, frame(np.zeros((240, 320, 3), np.uint8), "bgr8", 101))
+    assert blank is not None and list(blank.faces) == [] and list(blank.labels) == list(LABELS)
+
+    bad_frames = [frame(np.zeros((4, 4, 3), np.uint8), "bgr8", 102 + i) for i in range(3)]
+    bad_frames[0].encoding = "yuv422"
+    bad_frames[1].step = 3
+    bad_frames[2].data = array("B", bytes(10))
+    for bad in bad_frames:
+        publisher.publish(bad)
+    spin_until(executor, lambda: False, 1.0)
+    assert not any(r.header.stamp.sec in (102, 103, 104) for r in results)
+
+    good = request(executor, publisher, results, frame(face_frame(0.0), "bgr8", 110))
+    assert good is not None and len(good.faces) == 1
+    assert emotion_node.poll() is None
