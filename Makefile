@@ -8,7 +8,7 @@ DEPS_STAMP := $(VENV)/.stamp-deps
 MSGS_STAMP := $(VENV)/.stamp-fer_msgs
 PKG_STAMP := $(VENV)/.stamp-fer_ros
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test clean
 
 setup: $(PKG_STAMP)
 

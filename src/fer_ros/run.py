@@ -193,7 +193,10 @@ def spin_until_done(nodes: list[Node], camera, listener: ResultListener, max_fra
             # Results of the last frames may still be on their way.
             if listener.count >= camera.published - camera.lost or now - ended_at > 2.0:
                 break
-    listener.elapsed = time.monotonic() - start
+    now = time.monotonic()
+    if listener.count > printed_count:  # the frames since the last status line
+        print(status_line(listener, printed_count, now - last_print), flush=True)
+    listener.elapsed = now - start
     for executor in executors:
         executor.shutdown()
 

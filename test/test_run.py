@@ -1,0 +1,65 @@
+"""The pip-path runner and the command-line tools, run as a user would."""
+
+import json
+import os
+import subprocess
+
+from ros_helpers import PARAMS, ROOT, executable
+
+from fer_ros.model_files import METADATA_FILE, SHIPPED_IMAGE_MODEL
+from fer_ros.sample_clip import write_clip
+
+
+def run(*cmd: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([executable(cmd[0]), *cmd[1:]], env=dict(os.environ), cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_fer_run_writes_one_json_line_per_frame(tmp_path):
+    clip = write_clip(tmp_path / "face.mp4", frames=12, period=60)
+    out = tmp_path / "out.json"
+    record = tmp_path / "annotated.mp4"
+    result = run("fer-run", "--video", str(clip), "--frames", "10", "--json", str(out),
+                 "--record", str(record))
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) >= 10
+    for line in lines:
+        assert isinstance(line["stamp"], float)
+        (face,) = line["faces"]
+        assert set(face) == {"track_id", "box", "label", "confidence", "scores"}
+        assert len(face["box"]) == 4 and len(face["scores"]) == 7
+    assert "frames processed" in result.stdout
+    assert record.stat().st_size > 1000
+
+
+def test_fer_run_without_camera_plays_the_sample_clip():
+    result = run("fer-run")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "bundled sample clip" in result.stdout
+    status = [line for line in result.stdout.splitlines() if " fps | latency" in line]
+    assert status and any("face(s) #" in line for line in status)
+
+
+def test_fer_run_refuses_a_missing_video():
+    result = run("fer-run", "--video", "/nonexistent/clip.mp4")
+    assert result.returncode == 2 and "video file not found" in result.stderr
+
+
+def test_emotion_node_refuses_a_bad_parameter_and_a_missing_model(tmp_path):
+    bad = run("emotion_node", "--ros-args", "--params-file", str(PARAMS), "-r", "__ns:=/fer",
+              "-p", "detector:=mtcnn")
+    assert bad.returncode == 2 and "parameter 'detector' must be one of" in bad.stderr
+    missing = run("emotion_node", "--ros-args", "-p", f"model_dir:={tmp_path}")
+    assert missing.returncode == 2 and str(tmp_path / METADATA_FILE) in missing.stderr
+
+
+def test_fer_evaluate_reproduces_the_model_card(tmp_path):
+    out = tmp_path / "eval.json"
+    result = run("fer-evaluate", "--dataset", "fer2013:PrivateTest", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    card = json.loads((SHIPPED_IMAGE_MODEL / METADATA_FILE).read_text())
+    assert report["dataset"] == "fer2013:PrivateTest" and report["n"] == 3589
+    assert sum(map(sum, report["confusion"])) == 3589
+    assert abs(report["accuracy"] - card["training"]["accuracy"]["PrivateTest"]) < 0.002

@@ -1,0 +1,35 @@
+"""fer-train-image end to end on a small slice of FER2013 (the real data, one epoch)."""
+
+import json
+
+import numpy as np
+
+import fer_training.train_image as train_image
+from fer_ros.classify import EmotionClassifier
+from fer_ros.model_files import METADATA_FILE
+from fer_training.augment import augment
+from fer_training.fer2013 import default_data_dir, load_split
+
+
+def test_fer2013_splits_have_the_documented_sizes():
+    for split, n in [("PublicTest", 3589), ("PrivateTest", 3589)]:
+        images, labels = load_split(default_data_dir(), split)
+        assert images.shape == (n, 48, 48) and labels.shape == (n,)
+        assert set(labels.tolist()) == set(range(7))
+
+
+def test_augment_keeps_shape_and_changes_pixels():
+    images, _ = load_split(default_data_dir(), "PublicTest")
+    out = augment(images[:32], np.random.default_rng(0))
+    assert out.shape == (32, 48, 48) and out.dtype == np.uint8
+    assert np.mean(out != images[:32]) > 0.5
+
+
+def test_training_command_writes_a_loadable_model(tmp_path, monkeypatch):
+    monkeypatch.setattr(train_image, "load_split",
+                        lambda data_dir, split: tuple(a[::60] for a in load_split(data_dir, split)))
+    train_image.main(["--out", str(tmp_path), "--epochs", "1", "--verbose", "0"])
+    card = json.loads((tmp_path / METADATA_FILE).read_text())
+    assert card["training"]["epochs"] == 1 and set(card["training"]["accuracy"]) == {
+        "Training", "PublicTest", "PrivateTest"}
+    assert EmotionClassifier(tmp_path).scores(np.zeros((2, 48, 48), np.uint8)).shape == (2, 7)
