@@ -171,12 +171,24 @@ def spin_until_done(nodes: list[Node], camera, listener: ResultListener, max_fra
     keeps publishing while a frame is processed; rclpy's MultiThreadedExecutor costs ~1 s of
     CPU per frame here), until N frames are processed, or the video has ended and its
     results are in; print a status line a second meanwhile."""
-    executors = []
+    executors, threads = [], []
     for node in nodes:
         executor = SingleThreadedExecutor()
         executor.add_node(node)
-        threading.Thread(target=executor.spin, daemon=True).start()
         executors.append(executor)
+        threads.append(threading.Thread(target=executor.spin, daemon=True))
+        threads[-1].start()
+    try:
+        watch(camera, listener, max_frames)
+    finally:
+        for executor in executors:
+            executor.shutdown()
+        for thread in threads:  # a thread still in rcl at exit aborts the process
+            thread.join(timeout=5.0)
+
+
+def watch(camera, listener: ResultListener, max_frames: int) -> None:
+    """Print a status line a second until the run is done."""
     start = last_print = time.monotonic()
     printed_count = 0
     ended_at = None
@@ -197,8 +209,6 @@ def spin_until_done(nodes: list[Node], camera, listener: ResultListener, max_fra
     if listener.count > printed_count:  # the frames since the last status line
         print(status_line(listener, printed_count, now - last_print), flush=True)
     listener.elapsed = now - start
-    for executor in executors:
-        executor.shutdown()
 
 
 def summary(listener: ResultListener) -> None:
