@@ -59,8 +59,10 @@ class ResultListener(Node):
     """Receives /fer/emotions (and the annotated image when recording), like any robot
     behaviour would, and keeps the figures for the status line."""
 
-    def __init__(self, json_path: Path | None, record_path: Path | None, record_fps: float):
+    def __init__(self, json_path: Path | None, record_path: Path | None, record_fps: float,
+                 max_frames: int = 0):
         super().__init__("fer_run_listener")
+        self.max_frames = max_frames
         self.count = 0
         self.latencies_ms: list[float] = []
         self.last: FaceEmotionArray | None = None
@@ -73,6 +75,8 @@ class ResultListener(Node):
 
     def on_result(self, msg: FaceEmotionArray) -> None:
         latency = time.time() * 1000.0 - stamp_seconds(msg) * 1000.0
+        if self.max_frames and self.count >= self.max_frames:
+            return  # the camera may already have sent the next frame: not part of this run
         with self.lock:
             self.count += 1
             self.latencies_ms.append(latency)
@@ -147,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         nodes.append(emotion_cls(namespace=EMOTION.namespace))
         camera = camera_cls(namespace=CAMERA.namespace, parameter_overrides=overrides)
         nodes.append(camera)
-        listener = ResultListener(args.json, args.record, camera.fps)
+        listener = ResultListener(args.json, args.record, camera.fps, args.frames)
         nodes.append(listener)
         spin_until_done(nodes, camera, listener, args.frames)
     except START_ERRORS as e:
