@@ -13,20 +13,27 @@ from fer_ros.params import ParameterError
 START_ERRORS = (ParameterError, ModelFileError, OSError)
 
 
-def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
-    """Spin one node until Ctrl-C or shutdown; exit code 2 when it cannot start."""
+def run_nodes(build: Callable[[list[Node]], None], spin: Callable[[list[Node]], None],
+              args: list[str] | None = None) -> int:
+    """Create nodes with `build` (it appends them), `spin` them until done, Ctrl-C or
+    shutdown, then destroy them; exit code 2 with the reason when they cannot start."""
     rclpy.init(args=args)
-    node = None
+    nodes: list[Node] = []
     try:
-        node = factory()
-        rclpy.spin(node)
+        build(nodes)
+        spin(nodes)
     except START_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        if node is not None:
+        for node in nodes:
             node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
+    """`main()` of a one-node executable."""
+    return run_nodes(lambda nodes: nodes.append(factory()), lambda nodes: rclpy.spin(nodes[0]), args)

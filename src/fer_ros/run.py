@@ -23,7 +23,7 @@ from sensor_msgs.msg import Image
 
 from fer_ros.graph import CAMERA, EMOTION, PARAMS_FILE, config_dir, dds_environment
 from fer_ros.image_conversion import image_to_array
-from fer_ros.node_main import START_ERRORS
+from fer_ros.node_main import run_nodes
 from fer_ros.sample_clip import SAMPLE_CLIP
 
 
@@ -63,6 +63,7 @@ class ResultListener(Node):
                  max_frames: int = 0):
         super().__init__("fer_run_listener")
         self.max_frames = max_frames
+        self.started = time.monotonic()
         self.count = 0
         self.latencies_ms: list[float] = []
         self.last: FaceEmotionArray | None = None
@@ -92,11 +93,12 @@ class ResultListener(Node):
                                            self._record_fps, (frame.shape[1], frame.shape[0]))
         self._writer.write(frame)
 
-    def close(self) -> None:
+    def destroy_node(self) -> None:
         if self._json:
             self._json.close()
         if self._writer is not None:
             self._writer.release()
+        super().destroy_node()
 
 
 def status_line(listener: ResultListener, since_count: int, seconds: float) -> str:
@@ -142,32 +144,31 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"[fer-run] source: {description}", flush=True)
 
-    rclpy.init(args=["--ros-args", "--params-file", str(params)])
-    nodes: list[Node] = []
-    listener = None
-    try:
-        camera_cls, emotion_cls = CAMERA.load_class(), EMOTION.load_class()
+    built: dict[str, Node] = {}
+
+    def build(nodes: list[Node]) -> None:
+        nodes.append(EMOTION.load_class()(namespace=EMOTION.namespace))
         overrides = [Parameter(k, value=v) for k, v in camera_params.items()]
-        nodes.append(emotion_cls(namespace=EMOTION.namespace))
-        camera = camera_cls(namespace=CAMERA.namespace, parameter_overrides=overrides)
-        nodes.append(camera)
-        listener = ResultListener(args.json, args.record, camera.fps, args.frames)
-        nodes.append(listener)
-        spin_until_done(nodes, camera, listener, args.frames)
-    except START_ERRORS as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
+        built["camera"] = CAMERA.load_class()(namespace=CAMERA.namespace, parameter_overrides=overrides)
+        nodes.append(built["camera"])
+        built["listener"] = ResultListener(args.json, args.record, built["camera"].fps, args.frames)
+        nodes.append(built["listener"])
+
+    def spin(nodes: list[Node]) -> None:
+        spin_until_done(nodes, built["camera"], built["listener"], args.frames)
+
+    code = run_nodes(build, spin, ["--ros-args", "--params-file", str(params)])
+    if "listener" in built and code == 0:
+        summary(built["listener"])
+    return code
+
+
+def _spin_quietly(executor: SingleThreadedExecutor) -> None:
+    """Spin until shut down; Ctrl-C (rclpy's signal handler) ends the run normally."""
+    try:
+        executor.spin()
+    except ExternalShutdownException:
         pass
-    finally:
-        if listener is not None:
-            listener.close()
-        for node in nodes:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    if listener is not None:
-        summary(listener)
-    return 0
 
 
 def spin_until_done(nodes: list[Node], camera, listener: ResultListener, max_frames: int) -> None:
@@ -180,7 +181,7 @@ def spin_until_done(nodes: list[Node], camera, listener: ResultListener, max_fra
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         executors.append(executor)
-        threads.append(threading.Thread(target=executor.spin, daemon=True))
+        threads.append(threading.Thread(target=_spin_quietly, args=(executor,), daemon=True))
         threads[-1].start()
     try:
         watch(camera, listener, max_frames)
@@ -193,7 +194,7 @@ def spin_until_done(nodes: list[Node], camera, listener: ResultListener, max_fra
 
 def watch(camera, listener: ResultListener, max_frames: int) -> None:
     """Print a status line a second until the run is done."""
-    start = last_print = time.monotonic()
+    last_print = time.monotonic()
     printed_count = 0
     ended_at = None
     while rclpy.ok():
@@ -209,14 +210,13 @@ def watch(camera, listener: ResultListener, max_frames: int) -> None:
             # Results of the last frames may still be on their way.
             if listener.count >= camera.published - camera.lost or now - ended_at > 2.0:
                 break
-    now = time.monotonic()
     if listener.count > printed_count:  # the frames since the last status line
-        print(status_line(listener, printed_count, now - last_print), flush=True)
-    listener.elapsed = now - start
+        print(status_line(listener, printed_count, time.monotonic() - last_print), flush=True)
 
 
 def summary(listener: ResultListener) -> None:
     lat = np.array(listener.latencies_ms) if listener.latencies_ms else np.zeros(1)
-    print(f"[fer-run] {listener.count} frames processed in {listener.elapsed:.1f} s "
-          f"({listener.count / max(listener.elapsed, 1e-9):.1f} fps); latency p50 "
+    elapsed = time.monotonic() - listener.started
+    print(f"[fer-run] {listener.count} frames processed in {elapsed:.1f} s "
+          f"({listener.count / max(elapsed, 1e-9):.1f} fps); latency p50 "
           f"{np.percentile(lat, 50):.0f} ms, p95 {np.percentile(lat, 95):.0f} ms", flush=True)
