@@ -18,6 +18,8 @@ NODES = {
 TOOLS = {
     "fer-train-image": "fer_training.train_image:main",
     "fer-evaluate": "fer_training.evaluate:main",
+    "fer-make-bag": "fer_training.make_bag:main",
+    "fer-eval-bag": "fer_training.eval_bag:main",
 }
 
 

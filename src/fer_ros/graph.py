@@ -4,6 +4,8 @@ from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
 
+from fer_ros.resources import source_or_share
+
 PACKAGE = "fer_ros"
 PARAMS_FILE = "webcam.yaml"
 FASTDDS_PROFILE = "fastdds_shm.xml"
@@ -30,12 +32,7 @@ GRAPH: tuple[NodeSpec, ...] = (CAMERA, EMOTION)
 
 def config_dir() -> Path:
     """`config/` of the source checkout, else `share/fer_ros/config` of a ROS install."""
-    source = Path(__file__).resolve().parents[2] / "config"
-    if source.is_dir():
-        return source
-    from ament_index_python.packages import get_package_share_directory
-
-    return Path(get_package_share_directory(PACKAGE)) / "config"
+    return source_or_share("config", PACKAGE, "config")
 
 
 def dds_environment() -> dict[str, str]:

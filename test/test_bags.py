@@ -1,0 +1,190 @@
+"""Labelled rosbag2 files: written by fer-make-bag, read back with rosbags, replayed by
+fer-eval-bag through the emotion node over real DDS."""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import numpy as np
+import pytest
+import rclpy
+from fer_msgs.msg import GroundTruth
+from rclpy.qos import qos_profile_sensor_data
+from rclpy.serialization import deserialize_message
+from ros_helpers import executable, start_node_process
+from rosbags.rosbag2 import Reader
+from sensor_msgs.msg import Image
+from test_run import run
+
+from fer_ros.align import FaceAligner
+from fer_ros.classify import EmotionClassifier
+from fer_ros.image_conversion import image_to_array
+from fer_ros.labels import LABELS
+from fer_training.bag_format import GROUND_TRUTH_TOPIC, IMAGE_TOPIC, read_labelled_bag
+from fer_training.bag_report import ExpectedFace, FoundFace, match_faces, score_replay
+from fer_training.fer2013 import default_data_dir
+
+RATE = 15.0
+PER_CLASS = 2
+
+
+@pytest.fixture(scope="module")
+def face_folder(tmp_path_factory):
+    """A `<class>/*.png` folder of real faces: the first JAFFE photos of each class."""
+    folder = tmp_path_factory.mktemp("faces")
+    jaffe = default_data_dir() / "jaffe"
+    taken = {label: 0 for label in LABELS}
+    with open(jaffe / "labels.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            label = LABELS[int(row["label"])]
+            if taken[label] < PER_CLASS:
+                (folder / label).mkdir(exist_ok=True)
+                shutil.copy(jaffe / row["file"], folder / label)
+                taken[label] += 1
+    return folder
+
+
+def make_bag(face_folder, out, *extra) -> None:
+    result = run("fer-make-bag", "--dataset", f"folder:{face_folder}", "--canvas", "640x480",
+                 "--rate", str(RATE), "--out", str(out), *extra)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture(scope="module")
+def mcap_bag(face_folder, tmp_path_factory):
+    bag = tmp_path_factory.mktemp("bags") / "faces_mcap"
+    make_bag(face_folder, bag)
+    return bag
+
+
+@pytest.mark.parametrize("storage, suffix", [("mcap", ".mcap"), ("sqlite3", ".db3")])
+def test_bag_reads_back_with_topics_counts_types_and_stamps(face_folder, tmp_path, storage, suffix):
+    bag = tmp_path / f"faces_{storage}"
+    make_bag(face_folder, bag, "--storage", storage)
+    assert any(p.suffix == suffix for p in bag.iterdir())
+    n = 7 * PER_CLASS
+    with Reader(bag) as reader:
+        types = {c.topic: c.msgtype for c in reader.connections}
+        assert types == {IMAGE_TOPIC: "sensor_msgs/msg/Image", GROUND_TRUTH_TOPIC: "fer_msgs/msg/GroundTruth"}
+        assert {c.topic: c.msgcount for c in reader.connections} == {IMAGE_TOPIC: n, GROUND_TRUTH_TOPIC: n}
+        stamps: dict[str, list[int]] = {IMAGE_TOPIC: [], GROUND_TRUTH_TOPIC: []}
+        labels = []
+        for connection, bag_time, raw in reader.messages():
+            msg = deserialize_message(bytes(raw), Image if connection.topic == IMAGE_TOPIC else GroundTruth)
+            stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+            assert stamp == bag_time
+            stamps[connection.topic].append(stamp)
+            if connection.topic == IMAGE_TOPIC:
+                assert (msg.width, msg.height, msg.encoding) == (640, 480, "bgr8")
+            else:
+                labels += list(msg.labels)
+                assert len(msg.boxes) == 1 and msg.boxes[0].height == int(0.6 * 480)
+    assert stamps[IMAGE_TOPIC] == stamps[GROUND_TRUTH_TOPIC]
+    steps = np.diff(stamps[IMAGE_TOPIC])
+    assert np.all(np.abs(steps - 1e9 / RATE) <= 1)
+    assert sorted(labels) == sorted(LABELS * PER_CLASS)
+
+
+def direct_predictions(bag_path) -> list[tuple[int, int]]:
+    """(truth, prediction) per expected face, from the shipped model called directly on the
+    bag's own frames, matched the same way as fer-eval-bag."""
+    aligner, classifier = FaceAligner(), EmotionClassifier()
+    pairs = []
+    for frame in read_labelled_bag(bag_path).frames:
+        faces = aligner.faces(image_to_array(deserialize_message(frame.raw, Image)))
+        found = [FoundFace(LABELS[int(np.argmax(classifier.scores([f.crop])[0]))], tuple(f.box))
+                 for f in faces]
+        expected = [ExpectedFace(LABELS.index(lbl), (b.x_offset, b.y_offset, b.width, b.height))
+                    for lbl, b in zip(frame.truth.labels, frame.truth.boxes)]
+        for face, match in zip(expected, match_faces(expected, found)):
+            if match is not None:
+                pairs.append((face.label, LABELS.index(match.label)))
+    return pairs
+
+
+def test_replay_at_max_rate_answers_every_frame_like_the_model_does_directly(mcap_bag, tmp_path):
+    out = tmp_path / "report.json"
+    plot = tmp_path / "confusion.png"
+    results = tmp_path / "results_bag"
+    result = run("fer-eval-bag", str(mcap_bag), "--rate", "max", "--json", str(out), "--plot", str(plot),
+                 "--out", str(results))
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(out.read_text())
+    n = 7 * PER_CLASS
+    assert report["frames_sent"] == report["frames_answered"] == n and report["dropped"] == 0
+    assert report["faces_expected"] == n
+    pairs = direct_predictions(mcap_bag)
+    assert report["faces_found"] == len(pairs)
+    confusion = np.zeros((7, 7), int)
+    for truth, predicted in pairs:
+        confusion[truth, predicted] += 1
+    assert report["confusion"] == confusion.tolist()
+    assert report["accuracy"] == pytest.approx(np.trace(confusion) / len(pairs))
+    assert report["accuracy_all"] == pytest.approx(np.trace(confusion) / n)
+    latency = report["latency_ms"]
+    assert 0 < latency["p50"] <= latency["p95"] <= latency["p99"] <= latency["max"]
+    assert report["fps"] > 0 and plot.stat().st_size > 10_000
+    with Reader(results) as reader:
+        assert {c.topic: c.msgcount for c in reader.connections}["/fer/emotions"] == n
+
+
+def test_listen_mode_scores_a_bag_played_by_someone_else(mcap_bag, tmp_path):
+    # `ros2 bag play` has no wheel: this test plays the bag's images itself, with rclpy, to an
+    # emotion node in another process, while fer-eval-bag --listen scores what comes back.
+    emotion = start_node_process("emotion_node", "/fer")
+    out = tmp_path / "listen.json"
+    listener = subprocess.Popen(
+        [executable("fer-eval-bag"), "--listen", "--truth", str(mcap_bag), "--timeout", "4", "--json", str(out)],
+        env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    player = rclpy.create_node("stand_in_bag_player", context=context)
+    try:
+        publisher = player.create_publisher(Image, IMAGE_TOPIC, qos_profile_sensor_data)
+        deadline = time.monotonic() + 60
+        while publisher.get_subscription_count() < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert publisher.get_subscription_count() >= 2, "emotion node and listener did not appear"
+        time.sleep(1.0)
+        for frame in read_labelled_bag(mcap_bag).frames:
+            publisher.publish(frame.raw)
+            time.sleep(0.25)  # slow enough for the node on a busy 2-core machine
+        output, _ = listener.communicate(timeout=60)
+    finally:
+        player.destroy_node()
+        rclpy.shutdown(context=context)
+        emotion.terminate()
+        emotion.communicate(timeout=20)
+    assert listener.returncode == 0, output
+    report = json.loads(out.read_text())
+    assert report["mode"] == "listen" and report["frames_answered"] == 7 * PER_CLASS
+    assert report["latency_ms"]["p50"] > 0
+
+
+def test_damaged_or_unsuitable_bags_give_a_clear_error_and_exit_code_2(mcap_bag, tmp_path):
+    truncated = tmp_path / "truncated"
+    shutil.copytree(mcap_bag, truncated)
+    (data,) = truncated.glob("*.mcap")
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    report = tmp_path / "report.json"
+    result = run("fer-eval-bag", str(truncated), "--rate", "max", "--json", str(report))
+    assert result.returncode == 2 and "cannot read bag" in result.stderr and not report.exists()
+    result = run("fer-eval-bag", str(mcap_bag), "--image-topic", "/nope")
+    assert result.returncode == 2 and "has no topic /nope" in result.stderr
+    result = run("fer-eval-bag", str(tmp_path / "missing"))
+    assert result.returncode == 2 and "bag not found" in result.stderr
+
+
+def test_score_replay_counts_misses_and_drops():
+    truth = {1: [ExpectedFace(3, (0, 0, 100, 100))], 2: [ExpectedFace(0, (0, 0, 100, 100))],
+             3: [ExpectedFace(6, (200, 0, 100, 100))]}
+    results = {1: [FoundFace("happy", (10, 10, 50, 50))],    # right
+               2: [FoundFace("sad", (300, 300, 50, 50))]}   # a face elsewhere: a miss
+    report = score_replay(truth, results, frames_sent=3, latencies_ms=[5.0, 7.0], seconds=1.0)
+    assert (report["frames_answered"], report["dropped"]) == (2, 1)
+    assert (report["faces_expected"], report["faces_found"]) == (3, 1)
+    assert report["accuracy"] == 1.0 and report["accuracy_all"] == pytest.approx(1 / 3)
+    assert report["latency_ms"]["max"] == 7.0 and report["fps"] == 2.0
