@@ -137,7 +137,8 @@ def test_listen_mode_scores_a_bag_played_by_someone_else(mcap_bag, tmp_path):
     emotion = start_node_process("emotion_node", "/fer")
     out = tmp_path / "listen.json"
     listener = subprocess.Popen(
-        [executable("fer-eval-bag"), "--listen", "--truth", str(mcap_bag), "--timeout", "4", "--json", str(out)],
+        [executable("fer-eval-bag"), "--listen", "--truth", str(mcap_bag), "--timeout", "4",
+         "--json", str(out)],
         env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     context = rclpy.Context()
     rclpy.init(context=context)
