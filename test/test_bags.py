@@ -189,3 +189,20 @@ def test_score_replay_counts_misses_and_drops():
     assert (report["faces_expected"], report["faces_found"]) == (3, 1)
     assert report["accuracy"] == 1.0 and report["accuracy_all"] == pytest.approx(1 / 3)
     assert report["latency_ms"]["max"] == 7.0 and report["fps"] == 2.0
+
+
+def test_video_source_with_segment_labels(tmp_path):
+    from fer_ros.sample_clip import write_clip
+
+    clip = write_clip(tmp_path / "clip.mp4", frames=6, period=60, size=(320, 240))
+    labels = tmp_path / "labels.csv"
+    labels.write_text("start,end,label\n0,2,happy\n3,4,6\n")  # frame 5 unlabelled
+    bag = tmp_path / "video_bag"
+    result = run("fer-make-bag", "--dataset", f"video:{clip}", "--labels", str(labels), "--out", str(bag),
+                 "--compressed", "--rate", "10")
+    assert result.returncode == 0, result.stderr
+    frames = read_labelled_bag(bag).frames
+    assert [list(f.truth.labels) for f in frames] == [["happy"]] * 3 + [["neutral"]] * 2 + [[]]
+    assert all(f.truth.boxes[0].width == 320 for f in frames[:5])
+    result = run("fer-make-bag", "--dataset", f"video:{clip}", "--out", str(tmp_path / "no_labels"))
+    assert result.returncode == 2 and "needs --labels" in result.stderr

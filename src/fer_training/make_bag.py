@@ -9,6 +9,7 @@ at a random (seeded) position on a grey canvas; its region is the ground-truth b
 
 import argparse
 import csv
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -74,9 +75,7 @@ def video_labels(path: Path) -> dict[int, int]:
     return labels
 
 
-def video_frames(video: Path, labels_csv: Path | None) -> Iterator[tuple[np.ndarray, int | None]]:
-    if labels_csv is None:
-        raise ValueError("video:PATH needs --labels CSV")
+def video_frames(video: Path, labels_csv: Path) -> Iterator[tuple[np.ndarray, int | None]]:
     labels = video_labels(labels_csv)
     capture = cv2.VideoCapture(str(video))
     if not capture.isOpened():
@@ -160,9 +159,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.rate <= 0 or not 0 < args.face_scale <= 1:
         p.error("--rate must be > 0 and --face-scale in (0, 1]")
+    if args.dataset.startswith("video:") and args.labels is None:
+        p.error("video:PATH needs --labels CSV")
+    if args.out.exists():
+        p.error(f"{args.out} exists already; choose a new folder")
     try:
         count = write_bag(args)
     except (ValueError, FileNotFoundError) as e:
+        shutil.rmtree(args.out, ignore_errors=True)  # no half-written bag left behind
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"wrote {count} labelled frames to {args.out} ({args.storage})")
