@@ -11,10 +11,21 @@ from std_msgs.msg import Header
 
 from fer_ros.image_conversion import array_to_image
 from fer_ros.node_main import run_node
-from fer_ros.params import ParameterError, declare
+from fer_ros.params import ParameterError, Spec, declare_all
 
 RESULT_TOPIC = "/fer/emotions"
 LOCKSTEP_ATTEMPTS = 3
+
+PARAMETERS = {
+    "device": Spec(0, "camera index (used when video is empty)", low=0),
+    "video": Spec("", "video file to play instead of a camera"),
+    "loop": Spec(False, "restart the video file at its end"),
+    "frame_id": Spec("camera", "frame_id of the published images"),
+    "fps": Spec(0.0, "publishing rate; 0 = the source's own", low=0.0, high=1000.0),
+    "lockstep": Spec(False, "video only: publish the next frame once the last one's result arrived"),
+    "lockstep_timeout": Spec(2.0, f"seconds before an unanswered frame is resent ({LOCKSTEP_ATTEMPTS} tries)",
+                             low=0.01),
+}
 
 
 class CameraNode(Node):
@@ -24,14 +35,10 @@ class CameraNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__("camera", **kwargs)
-        self.device = declare(self, "device", 0, "camera index (used when video is empty)", low=0)
-        self.video = declare(self, "video", "", "video file to play instead of a camera")
-        self.loop = declare(self, "loop", False, "restart the video file at its end")
-        self.frame_id = declare(self, "frame_id", "camera", "frame_id of the published images")
-        fps = declare(self, "fps", 0.0, "publishing rate; 0 = the source's own", low=0.0, high=1000.0)
-        self.lockstep = declare(self, "lockstep", False, "video only: wait for each frame's result")
-        self.lockstep_timeout = declare(self, "lockstep_timeout", 2.0,
-                                        "seconds to wait for a result in lockstep", low=0.01)
+        p = declare_all(self, PARAMETERS)
+        self.device, self.video, self.loop = p["device"], p["video"], p["loop"]
+        self.frame_id, fps = p["frame_id"], p["fps"]
+        self.lockstep, self.lockstep_timeout = p["lockstep"], p["lockstep_timeout"]
         if self.lockstep and not self.video:
             raise ParameterError("parameter 'lockstep' needs a video file: a camera cannot wait")
 

@@ -1,19 +1,29 @@
-"""Emotion node: camera images in, per-face emotions (FaceEmotionArray) out on /fer/emotions."""
+"""Emotion node: camera images in, per-face emotions (FaceEmotionArray) out on /fer/emotions.
 
-from collections import Counter
+Latest frame only: the image callback keeps the newest frame and a worker thread processes
+it, so a slow frame never builds a queue; frames replaced before processing are counted as
+dropped. Every frame that fails (undecodable, wrong encoding, too large, out of order...) is
+logged, counted by kind in /diagnostics, and skipped; the next frame is processed as usual.
+"""
+
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from fer_msgs.msg import FaceEmotion, FaceEmotionArray
 from geometry_msgs.msg import Point
 from rclpy.node import Node
 from rclpy.qos import QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
+from std_msgs.msg import Header
 
 from fer_ros.align import FaceAligner
 from fer_ros.annotate import draw_results
 from fer_ros.classify import EmotionClassifier
 from fer_ros.detect import DETECTORS, FaceDetector
+from fer_ros.frame_stats import FrameStats
 from fer_ros.image_conversion import (
     ImageConversionError,
     array_to_image,
@@ -24,77 +34,136 @@ from fer_ros.image_conversion import (
 from fer_ros.image_ops import to_bgr8
 from fer_ros.model_files import SHIPPED_IMAGE_MODEL
 from fer_ros.node_main import run_node
-from fer_ros.params import declare
+from fer_ros.params import Spec, declare_all, refuse_invalid
 from fer_ros.pipeline import EmotionPipeline, FaceResult
 from fer_ros.track import IouTracker
 
-# Best effort, depth 1: a frame that arrives while one is processed replaces the waiting one,
-# so the node always works on the newest frame instead of a growing queue.
+# Best effort, depth 1: with a camera publishing best effort, only the newest frame matters.
 LATEST_FRAME_QOS = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.BEST_EFFORT,
                               history=QoSHistoryPolicy.KEEP_LAST)
+UNKNOWN = "unknown"
+
+PARAMETERS = {
+    "image_topic": Spec("/camera/image_raw",
+                        "sensor_msgs/Image topic, or CompressedImage if it ends in /compressed"),
+    "detector": Spec("dlib", "face detector", choices=DETECTORS),
+    "upsample": Spec(0, "dlib: image doublings before detection", low=0, high=2),
+    "detection_threshold": Spec(0.35, "dlib: minimum detection score", low=-1.0, high=3.0, dynamic=True),
+    "min_face_size": Spec(40, "smallest face box in pixels", low=8, dynamic=True),
+    "max_faces": Spec(8, "faces classified per frame, largest first", low=1, high=64, dynamic=True),
+    "x_factor": Spec(2.1, "crop width in eye distances", low=0.5, high=6.0, dynamic=True),
+    "y_factor": Spec(3.2, "crop height in eye distances", low=0.5, high=6.0, dynamic=True),
+    "model_dir": Spec("", "model folder (model.keras + model.json); empty = the shipped model"),
+    "max_image_pixels": Spec(4096 * 4096, "larger images are refused unprocessed", low=1, dynamic=True),
+    "track_min_iou": Spec(0.3, "box overlap that continues a track", low=0.0, high=1.0, dynamic=True),
+    "track_max_missed": Spec(5, "frames a track survives without a detection", low=0, dynamic=True),
+    "confidence_threshold": Spec(0.0, f"below it the label is '{UNKNOWN}' (scores still published)",
+                                 low=0.0, high=1.0, dynamic=True),
+    "diagnostics_period": Spec(1.0, "seconds between /diagnostics messages", low=0.1, high=60.0),
+}
 
 
 class EmotionNode(Node):
     def __init__(self, **kwargs):
         super().__init__("emotion", **kwargs)
-        self.image_topic = declare(
-            self, "image_topic", "/camera/image_raw",
-            "sensor_msgs/Image topic, or CompressedImage if it ends in /compressed")
-        detector = declare(self, "detector", "dlib", "face detector", choices=DETECTORS)
-        upsample = declare(self, "upsample", 0, "dlib: image doublings before detection", low=0, high=2)
-        threshold = declare(self, "detection_threshold", 0.35, "dlib: minimum detection score",
-                            low=-1.0, high=3.0)
-        min_face = declare(self, "min_face_size", 40, "smallest face box in pixels", low=8)
-        max_faces = declare(self, "max_faces", 8, "faces classified per frame", low=1, high=64)
-        x_factor = declare(self, "x_factor", 2.1, "crop width in eye distances", low=0.5, high=6.0)
-        y_factor = declare(self, "y_factor", 3.2, "crop height in eye distances", low=0.5, high=6.0)
-        model_dir = declare(self, "model_dir", "", "model folder; empty = the shipped model")
-        self.max_pixels = declare(self, "max_image_pixels", 4096 * 4096,
-                                  "larger images are refused", low=1)
-        min_iou = declare(self, "track_min_iou", 0.3, "overlap that continues a track", low=0.0, high=1.0)
-        max_missed = declare(self, "track_max_missed", 5, "frames a track survives unseen", low=0)
-
-        classifier = EmotionClassifier(Path(model_dir) if model_dir else SHIPPED_IMAGE_MODEL)
-        face_detector = FaceDetector(detector, upsample, min_face, threshold)
-        aligner = FaceAligner(face_detector, x_factor, y_factor, max_faces)
-        self.pipeline = EmotionPipeline(aligner, classifier, IouTracker(min_iou, max_missed))
-        self.errors: Counter[str] = Counter()
-        self.processed = 0
+        self.params = declare_all(self, PARAMETERS)
+        p = self.params
+        model_dir = Path(p["model_dir"]) if p["model_dir"] else SHIPPED_IMAGE_MODEL
+        self.classifier = EmotionClassifier(model_dir)
+        detector = FaceDetector(p["detector"], p["upsample"], p["min_face_size"], p["detection_threshold"])
+        self.pipeline = EmotionPipeline(
+            FaceAligner(detector, p["x_factor"], p["y_factor"], p["max_faces"]), self.classifier,
+            IouTracker(p["track_min_iou"], p["track_max_missed"]))
+        self.add_on_set_parameters_callback(refuse_invalid(PARAMETERS, self._apply))
+        self.stats = FrameStats()
 
         self.publisher = self.create_publisher(FaceEmotionArray, "emotions", 10)
         self.annotated = self.create_publisher(Image, "image_annotated", 1)
-        compressed = self.image_topic.rstrip("/").endswith("/compressed")
-        self.create_subscription(CompressedImage if compressed else Image, self.image_topic,
-                                 self.on_image, LATEST_FRAME_QOS)
-        self.get_logger().info(f"model {classifier.name} ({len(classifier.labels)} labels); "
-                               f"listening on {self.image_topic} ({'compressed' if compressed else 'raw'})")
+        self.diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        topic = p["image_topic"]
+        compressed = topic.rstrip("/").endswith("/compressed")
+        self.create_subscription(CompressedImage if compressed else Image, topic, self.on_image,
+                                 LATEST_FRAME_QOS)
+        self.create_timer(p["diagnostics_period"], self.publish_diagnostics)
+
+        self._frame_ready = threading.Condition()
+        self._pending: Image | CompressedImage | None = None
+        self._stopping = False
+        self._last_stamp = (-1, -1)
+        self._worker = threading.Thread(target=self._work, name="fer_emotion_worker", daemon=True)
+        self._worker.start()
+        self.get_logger().info(f"model {self.classifier.name} ({len(self.classifier.labels)} labels); "
+                               f"listening on {topic} ({'compressed' if compressed else 'raw'})")
+
+    def _apply(self, name: str, value) -> None:
+        """A validated run-time change, applied to the part of the pipeline that uses it."""
+        self.params[name] = value
+        aligner, tracker = self.pipeline.aligner, self.pipeline.tracker
+        targets = {"detection_threshold": (aligner.detector, "min_score"),
+                   "min_face_size": (aligner.detector, "min_size"), "max_faces": (aligner, "max_faces"),
+                   "x_factor": (aligner, "x_factor"), "y_factor": (aligner, "y_factor"),
+                   "track_min_iou": (tracker, "min_iou"), "track_max_missed": (tracker, "max_missed")}
+        if name in targets:
+            setattr(*targets[name], value)
+        self.get_logger().info(f"parameter {name} set to {value!r}")
 
     def on_image(self, msg: Image | CompressedImage) -> None:
-        # One bad frame is logged and counted, never allowed to stop the node.
+        with self._frame_ready:
+            if self._pending is not None:
+                self.stats.frame_dropped()
+            self._pending = msg
+            self._frame_ready.notify()
+
+    def _work(self) -> None:
+        while True:
+            with self._frame_ready:
+                self._frame_ready.wait_for(lambda: self._pending is not None or self._stopping)
+                if self._stopping:
+                    return
+                msg, self._pending = self._pending, None
+            self.process(msg)
+
+    def process(self, msg: Image | CompressedImage) -> None:
+        """One frame: a result on /fer/emotions, or a counted, logged refusal."""
+        start = time.monotonic()
+        stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
         try:
+            if stamp <= self._last_stamp:
+                raise OutOfOrderFrame(f"stamp {stamp[0]}.{stamp[1]:09d} is not newer than the last "
+                                      f"frame's {self._last_stamp[0]}.{self._last_stamp[1]:09d}")
             pixels = self._pixels(msg)
             results = self.pipeline.process(pixels)
-        except Exception as e:
-            self.errors[type(e).__name__] += 1
-            self.get_logger().warning(f"frame skipped: {type(e).__name__}: {e}",
-                                      throttle_duration_sec=1.0)
+        except Exception as e:  # one bad frame must never stop the node
+            self.stats.error(type(e).__name__)
+            self.get_logger().warning(f"frame skipped: {type(e).__name__}: {e}", throttle_duration_sec=1.0)
             return
+        self._last_stamp = stamp
         self.publisher.publish(self._to_message(msg, results))
-        self.processed += 1
+        now_ns = self.get_clock().now().nanoseconds
+        self.stats.frame_done((time.monotonic() - start) * 1000.0,
+                              (now_ns - (stamp[0] * 1_000_000_000 + stamp[1])) / 1e6, len(results))
         if self.annotated.get_subscription_count() > 0:
             drawn = draw_results(to_bgr8(pixels), results)
             self.annotated.publish(array_to_image(drawn, "bgr8", msg.header))
 
     def _pixels(self, msg: Image | CompressedImage) -> np.ndarray:
         if isinstance(msg, CompressedImage):
-            return compressed_to_array(msg)
-        if msg.height * msg.width > self.max_pixels:
-            raise ImageConversionError(f"{msg.width}x{msg.height} image exceeds max_image_pixels "
-                                       f"({self.max_pixels})")
-        return to_vision_order(image_to_array(msg), msg.encoding)
+            if len(msg.data) > self.params["max_image_pixels"] * 4:
+                raise ImageConversionError(f"{len(msg.data)}-byte compressed image exceeds max_image_pixels")
+            pixels = compressed_to_array(msg)
+        else:
+            if msg.height * msg.width > self.params["max_image_pixels"]:
+                raise ImageConversionError(f"{msg.width}x{msg.height} image exceeds max_image_pixels "
+                                           f"({self.params['max_image_pixels']})")
+            pixels = to_vision_order(image_to_array(msg), msg.encoding)
+        if pixels.shape[0] * pixels.shape[1] > self.params["max_image_pixels"]:
+            raise ImageConversionError(f"decoded {pixels.shape[1]}x{pixels.shape[0]} image exceeds "
+                                       f"max_image_pixels")
+        return pixels
 
     def _to_message(self, source: Image | CompressedImage, results: list[FaceResult]) -> FaceEmotionArray:
         out = FaceEmotionArray(header=source.header, labels=list(self.pipeline.labels))
+        threshold = self.params["confidence_threshold"]
         for r in results:
             b = r.face.box
             out.faces.append(FaceEmotion(
@@ -102,8 +171,35 @@ class EmotionNode(Node):
                 box=RegionOfInterest(x_offset=b.x, y_offset=b.y, width=b.w, height=b.h),
                 left_eye=Point(x=r.face.left_eye[0], y=r.face.left_eye[1]),
                 right_eye=Point(x=r.face.right_eye[0], y=r.face.right_eye[1]),
-                label=r.label, confidence=r.confidence, scores=r.scores.astype(float).tolist()))
+                label=r.label if r.confidence >= threshold else UNKNOWN,
+                confidence=r.confidence, scores=r.scores.astype(float).tolist()))
         return out
+
+    def publish_diagnostics(self) -> None:
+        s = self.stats.snapshot()
+        status = DiagnosticStatus(name="fer_ros: emotion", hardware_id=self.get_fully_qualified_name())
+        errors = sum(s["errors"].values())
+        status.level = DiagnosticStatus.WARN if errors else DiagnosticStatus.OK
+        status.message = f"{s['fps']:.1f} fps, {s['faces']} face(s), {errors} bad frames"
+        values = {"fps": f"{s['fps']:.2f}", "processing_time_ms": f"{s['processing_time_ms']:.2f}",
+                  "latency_ms": f"{s['latency_ms']:.2f}", "frames_processed": s["frames_processed"],
+                  "frames_dropped": s["frames_dropped"], "faces_tracked": s["faces"],
+                  "errors_total": errors, "model": self.classifier.name,
+                  **{f"errors.{kind}": count for kind, count in sorted(s["errors"].items())}}
+        status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
+        header = Header(stamp=self.get_clock().now().to_msg())
+        self.diagnostics.publish(DiagnosticArray(header=header, status=[status]))
+
+    def destroy_node(self) -> None:
+        with self._frame_ready:
+            self._stopping = True
+            self._frame_ready.notify()
+        self._worker.join(timeout=5.0)
+        super().destroy_node()
+
+
+class OutOfOrderFrame(ValueError):
+    """A frame stamped no later than one already processed (replayed, or from a reset clock)."""
 
 
 def main(args: list[str] | None = None) -> int:
