@@ -156,9 +156,12 @@ class EmotionNode(Node):
                 raise ImageConversionError(f"{msg.width}x{msg.height} image exceeds max_image_pixels "
                                            f"({self.params['max_image_pixels']})")
             pixels = to_vision_order(image_to_array(msg), msg.encoding)
-        if pixels.shape[0] * pixels.shape[1] > self.params["max_image_pixels"]:
-            raise ImageConversionError(f"decoded {pixels.shape[1]}x{pixels.shape[0]} image exceeds "
-                                       f"max_image_pixels")
+        height, width = pixels.shape[:2]
+        if height * width > self.params["max_image_pixels"]:
+            raise ImageConversionError(f"decoded {width}x{height} image exceeds max_image_pixels")
+        if min(height, width) < self.params["min_face_size"]:
+            raise ImageConversionError(f"{width}x{height} image is smaller than min_face_size "
+                                       f"({self.params['min_face_size']} px): it cannot show a face")
         return pixels
 
     def _to_message(self, source: Image | CompressedImage, results: list[FaceResult]) -> FaceEmotionArray:
