@@ -9,7 +9,6 @@ os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix="fer_ros_log_"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from fer_ros.graph import dds_environment  # noqa: E402
+from fer_ros.graph import use_shared_memory_profile  # noqa: E402
 
-for _key, _value in dds_environment().items():
-    os.environ.setdefault(_key, _value)
+use_shared_memory_profile()

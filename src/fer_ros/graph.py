@@ -1,5 +1,6 @@
 """The one description of the node graph, used by launch/webcam.launch.py and by fer-run."""
 
+import os
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
@@ -33,6 +34,12 @@ GRAPH: tuple[NodeSpec, ...] = (CAMERA, EMOTION)
 def config_dir() -> Path:
     """`config/` of the source checkout, else `share/fer_ros/config` of a ROS install."""
     return source_or_share("config", PACKAGE, "config")
+
+
+def use_shared_memory_profile() -> None:
+    """Set the Fast DDS profile variables (unless the user set them) before rclpy starts."""
+    for key, value in dds_environment().items():
+        os.environ.setdefault(key, value)
 
 
 def dds_environment() -> dict[str, str]:

@@ -6,7 +6,6 @@ talking over real topics; a listener prints a status line a second and writes re
 
 import argparse
 import json
-import os
 import sys
 import threading
 import time
@@ -21,7 +20,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 
-from fer_ros.graph import CAMERA, EMOTION, PARAMS_FILE, config_dir, dds_environment
+from fer_ros.graph import CAMERA, EMOTION, PARAMS_FILE, config_dir, use_shared_memory_profile
 from fer_ros.image_conversion import image_to_array
 from fer_ros.node_main import run_nodes
 from fer_ros.sample_clip import SAMPLE_CLIP
@@ -133,9 +132,7 @@ def choose_source(args: argparse.Namespace) -> tuple[dict, str]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     config = config_dir()
-    # Before rclpy starts DDS: large frames need the shared-memory profile.
-    for key, value in dds_environment().items():
-        os.environ.setdefault(key, value)
+    use_shared_memory_profile()  # before rclpy starts DDS: large frames need it
     params = args.params or config / PARAMS_FILE
     try:
         camera_params, description = choose_source(args)

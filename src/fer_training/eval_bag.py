@@ -13,7 +13,6 @@ arrival to its result.
 
 import argparse
 import json
-import os
 import sys
 import threading
 import time
@@ -28,7 +27,7 @@ from rclpy.qos import qos_profile_sensor_data
 from rclpy.serialization import serialize_message
 from rosbags.rosbag2 import StoragePlugin, Writer
 
-from fer_ros.graph import EMOTION, PARAMS_FILE, config_dir, dds_environment
+from fer_ros.graph import EMOTION, PARAMS_FILE, config_dir, use_shared_memory_profile
 from fer_ros.labels import LABELS
 from fer_training.bag_format import (
     BAG_VERSION,
@@ -218,8 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     except BagError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    for key, value in dds_environment().items():
-        os.environ.setdefault(key, value)
+    use_shared_memory_profile()
     rclpy.init(args=["--ros-args", "--params-file", str(args.params or config_dir() / PARAMS_FILE)])
     nodes: list[Node] = []
     spinners = []

@@ -1,0 +1,78 @@
+"""The shared-memory Fast DDS profile: set by the runner, and 640x480 frames at 30 Hz arrive."""
+
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import qos_profile_sensor_data
+from ros_helpers import spin_until
+from sensor_msgs.msg import Image
+
+from fer_ros.graph import FASTDDS_PROFILE, config_dir
+
+FRAMES = 90
+PUBLISHER = f"""
+import sys, time
+import numpy as np, rclpy
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image
+from fer_ros.image_conversion import array_to_image
+rclpy.init()
+node = rclpy.create_node("stream_30hz")
+pub = node.create_publisher(Image, "/transport_test/image", qos_profile_sensor_data)
+deadline = time.monotonic() + 60
+while pub.get_subscription_count() == 0 and time.monotonic() < deadline:
+    time.sleep(0.05)
+time.sleep(0.5)
+frame = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+start = time.monotonic()
+for i in range({FRAMES}):
+    time.sleep(max(0.0, start + i / 30.0 - time.monotonic()))
+    msg = array_to_image(frame, "bgr8")
+    msg.header.frame_id = str(i)
+    pub.publish(msg)
+time.sleep(0.5)
+node.destroy_node()
+rclpy.shutdown()
+"""
+
+
+def test_runner_environment_points_at_the_shipped_profile():
+    env = {k: v for k, v in os.environ.items() if "PROFILES_FILE" not in k}
+    script = ("import os; from fer_ros.graph import use_shared_memory_profile; use_shared_memory_profile(); "
+              "print(os.environ['FASTRTPS_DEFAULT_PROFILES_FILE']); print(os.environ['FASTDDS_DEFAULT_PROFILES_FILE'])")
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    profile = config_dir() / FASTDDS_PROFILE
+    assert out.stdout.split() == [str(profile), str(profile)]
+    ns = {"f": "http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles"}
+    segment = ET.parse(profile).getroot().find(".//f:transport_descriptor[f:type='SHM']/f:segment_size", ns)
+    assert int(segment.text) >= 640 * 480 * 3 * 4
+
+
+def test_640x480_stream_at_30hz_arrives_without_loss():
+    assert os.environ["FASTDDS_DEFAULT_PROFILES_FILE"].endswith(FASTDDS_PROFILE)  # set by conftest
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node("stream_receiver", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    received: list[str] = []
+    node.create_subscription(Image, "/transport_test/image", lambda m: received.append(m.header.frame_id),
+                             qos_profile_sensor_data)
+    publisher = subprocess.Popen([sys.executable, "-c", PUBLISHER], env=dict(os.environ))
+    try:
+        start = time.monotonic()
+        spin_until(executor, lambda: len(received) >= FRAMES or publisher.poll() is not None, 120)
+        spin_until(executor, lambda: len(received) >= FRAMES, 2.0)
+    finally:
+        publisher.wait(timeout=60)
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+    assert publisher.returncode == 0
+    assert received == [str(i) for i in range(FRAMES)], f"{len(received)} of {FRAMES} frames in " \
+        f"{time.monotonic() - start:.1f} s"
