@@ -8,7 +8,7 @@ DEPS_STAMP := $(VENV)/.stamp-deps
 MSGS_STAMP := $(VENV)/.stamp-fer_msgs
 PKG_STAMP := $(VENV)/.stamp-fer_ros
 
-.PHONY: setup run test clean
+.PHONY: setup run test bench clean
 
 setup: $(PKG_STAMP)
 
@@ -17,6 +17,9 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/fer-bench $(ARGS)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -14,6 +14,7 @@ NODES = {
     "camera_node": "fer_ros.camera_node:main",
     "emotion_node": "fer_ros.emotion_node:main",
     "fer-run": "fer_ros.run:main",
+    "fer-bench": "fer_ros.bench:main",
 }
 TOOLS = {
     "fer-train-image": "fer_training.train_image:main",
