@@ -51,6 +51,7 @@ class FaceDetector:
         height, width = grey.shape[:2]
         if min(height, width) < self.min_size:
             return []
+        grey = np.ascontiguousarray(grey)  # dlib misreads strided views (e.g. a region of a frame)
         if self.method == "dlib":
             rects, _, _ = self._dlib.run(grey, self.upsample, self.min_score)
             raw = [(r.left(), r.top(), r.width(), r.height()) for r in rects]

@@ -48,6 +48,8 @@ PARAMETERS = {
                         "sensor_msgs/Image topic, or CompressedImage if it ends in /compressed"),
     "detector": Spec("dlib", "face detector", choices=DETECTORS),
     "upsample": Spec(0, "dlib: image doublings before detection", low=0, high=2),
+    "detect_every": Spec(3, "run the detector every N frames; follow faces by landmarks in between",
+                         low=1, high=30, dynamic=True),
     "detection_threshold": Spec(0.35, "dlib: minimum detection score", low=-1.0, high=3.0, dynamic=True),
     "min_face_size": Spec(40, "smallest face box in pixels", low=8, dynamic=True),
     "max_faces": Spec(8, "faces classified per frame, largest first", low=1, high=64, dynamic=True),
@@ -73,7 +75,7 @@ class EmotionNode(Node):
         detector = FaceDetector(p["detector"], p["upsample"], p["min_face_size"], p["detection_threshold"])
         self.pipeline = EmotionPipeline(
             FaceAligner(detector, p["x_factor"], p["y_factor"], p["max_faces"]), self.classifier,
-            IouTracker(p["track_min_iou"], p["track_max_missed"]))
+            IouTracker(p["track_min_iou"], p["track_max_missed"]), p["detect_every"])
         self.add_on_set_parameters_callback(refuse_invalid(PARAMETERS, self._apply))
         self.stats = FrameStats()
 
@@ -102,7 +104,8 @@ class EmotionNode(Node):
         targets = {"detection_threshold": (aligner.detector, "min_score"),
                    "min_face_size": (aligner.detector, "min_size"), "max_faces": (aligner, "max_faces"),
                    "x_factor": (aligner, "x_factor"), "y_factor": (aligner, "y_factor"),
-                   "track_min_iou": (tracker, "min_iou"), "track_max_missed": (tracker, "max_missed")}
+                   "track_min_iou": (tracker, "min_iou"), "track_max_missed": (tracker, "max_missed"),
+                   "detect_every": (self.pipeline, "detect_every")}
         if name in targets:
             setattr(*targets[name], value)
         self.get_logger().info(f"parameter {name} set to {value!r}")

@@ -22,18 +22,30 @@ class FaceResult:
 
 
 class EmotionPipeline:
+    """`detect_every` N: the detector runs on every Nth frame (and whenever no face is being
+    followed); in between, the faces of the last frame are followed by their landmarks."""
+
     def __init__(self, aligner: FaceAligner, classifier: EmotionClassifier,
-                 tracker: IouTracker | None = None):
+                 tracker: IouTracker | None = None, detect_every: int = 1):
         self.aligner = aligner
         self.classifier = classifier
         self.tracker = tracker or IouTracker()
+        self.detect_every = detect_every
+        self._frames_since_detection = 0
+        self._last: list[AlignedFace] = []
 
     @property
     def labels(self) -> tuple[str, ...]:
         return self.classifier.labels
 
     def process(self, image: np.ndarray) -> list[FaceResult]:
-        faces = self.aligner.faces(image)
+        self._frames_since_detection += 1
+        if self._last and self._frames_since_detection < self.detect_every:
+            faces = self.aligner.follow(image, self._last)
+        else:
+            faces = self.aligner.faces(image)
+            self._frames_since_detection = 0
+        self._last = faces
         scores = self.classifier.scores([f.crop for f in faces])
         ids = self.tracker.update([f.box for f in faces])
         results = []

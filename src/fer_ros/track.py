@@ -1,4 +1,5 @@
-"""Face tracking by box overlap: a face keeps its id while its boxes keep overlapping."""
+"""Face tracking by box overlap with a constant-velocity prediction: a face keeps its id
+while its boxes keep overlapping where the track expects it, through short occlusions."""
 
 from dataclasses import dataclass
 
@@ -18,12 +19,28 @@ def iou(a: Box, b: Box) -> float:
 class _Track:
     track_id: int
     box: Box
+    vx: float = 0.0  # smoothed motion of the box centre, pixels per frame
+    vy: float = 0.0
     missed: int = 0
+
+    def predicted(self) -> Box:
+        """Where the face should be now, `missed + 1` frames after it was last seen."""
+        steps = self.missed + 1
+        return Box(int(round(self.box.x + self.vx * steps)), int(round(self.box.y + self.vy * steps)),
+                   self.box.w, self.box.h)
+
+    def seen(self, box: Box) -> None:
+        steps = self.missed + 1
+        dx = (box.x + box.w / 2 - self.box.x - self.box.w / 2) / steps
+        dy = (box.y + box.h / 2 - self.box.y - self.box.h / 2) / steps
+        self.vx, self.vy = 0.5 * self.vx + 0.5 * dx, 0.5 * self.vy + 0.5 * dy
+        self.box, self.missed = box, 0
 
 
 class IouTracker:
-    """Greedy IoU matcher: best-overlapping pairs first; a track survives `max_missed` frames
-    without a match (short occlusions, missed detections) before its id is retired."""
+    """Greedy matching of detections to predicted track boxes, best overlap first; a track
+    survives `max_missed` frames without a match (occlusions, missed detections), moving on
+    at its last speed, before its id is retired. Ids are never reused."""
 
     def __init__(self, min_iou: float = 0.3, max_missed: int = 5):
         self.min_iou = min_iou
@@ -33,7 +50,8 @@ class IouTracker:
 
     def update(self, boxes: list[Box]) -> list[int]:
         """Track ids for `boxes` (same order); unmatched boxes get new ids."""
-        pairs = sorted(((iou(t.box, b), ti, bi) for ti, t in enumerate(self._tracks)
+        predicted = [t.predicted() for t in self._tracks]
+        pairs = sorted(((iou(p, b), ti, bi) for ti, p in enumerate(predicted)
                         for bi, b in enumerate(boxes)), reverse=True)
         ids: list[int | None] = [None] * len(boxes)
         used: set[int] = set()
@@ -43,9 +61,8 @@ class IouTracker:
             if ti in used or ids[bi] is not None:
                 continue
             used.add(ti)
-            track = self._tracks[ti]
-            track.box, track.missed = boxes[bi], 0
-            ids[bi] = track.track_id
+            self._tracks[ti].seen(boxes[bi])
+            ids[bi] = self._tracks[ti].track_id
         survivors = []
         for ti, track in enumerate(self._tracks):
             if ti not in used:

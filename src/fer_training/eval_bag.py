@@ -200,6 +200,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--listen", action="store_true", help="do not replay: listen while the bag is played")
     p.add_argument("--truth", type=Path, help="labelled bag holding the answer key (--listen)")
     p.add_argument("--timeout", type=float, default=5.0, help="--listen: stop after this many idle seconds")
+    p.add_argument("--detect-every", type=int, default=1,
+                   help="the node's detect_every: 1 (default) for bags of unrelated stills, where a face "
+                        "never stays put; the node's own setting (3) for bags of video")
     p.add_argument("--params", type=Path, help=f"node parameters (default config/{PARAMS_FILE})")
     p.add_argument("--json", type=Path, help="write the report here")
     p.add_argument("--plot", type=Path, help="write the confusion matrix PNG here")
@@ -225,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.listen:
             collector = Collector(bag.image_topic, bag.image_type)
         else:
-            overrides = [Parameter("image_topic", value=bag.image_topic)]
+            overrides = [Parameter("image_topic", value=bag.image_topic),
+                         Parameter("detect_every", value=args.detect_every)]
             nodes.append(EMOTION.load_class()(namespace=EMOTION.namespace, parameter_overrides=overrides))
             collector = Collector()
         nodes.append(collector)
