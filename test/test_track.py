@@ -27,3 +27,48 @@ def test_lost_track_is_retired_and_a_new_face_gets_a_new_id():
     assert tracker.update([]) == []
     assert tracker.update([]) == []
     assert tracker.update([Box(0, 0, 50, 50)]) == [2]
+
+
+def crossing_sequence(frames: int = 23, speed: int = 18):
+    """Two real faces (the bundled photo and a JAFFE photo) crossing on a 640x480 canvas,
+    the second passing in front of the first; yields (frame, centre A, centre B)."""
+    import cv2
+    import numpy as np
+
+    from fer_ros.sample_clip import face_photo
+    from fer_training.fer2013 import default_data_dir
+
+    a = face_photo()[20:260, 110:340]
+    b = cv2.cvtColor(cv2.imread(str(default_data_dir() / "jaffe/images/KA.NE1.26.png"), 0), cv2.COLOR_GRAY2BGR)
+    b = cv2.resize(b, (200, 200))
+    for i in range(frames):
+        frame = np.full((480, 640, 3), 90, np.uint8)
+        ax, bx = 10 + speed * i, 420 - speed * i
+        frame[100:340, ax:ax + 230] = a
+        frame[130:330, bx:bx + 200] = b
+        yield frame, (ax + 115, 100 + 110), (bx + 100, 130 + 100)
+
+
+def test_ids_stay_with_two_real_faces_that_cross_with_missed_detections():
+    import numpy as np
+
+    from fer_ros.detect import FaceDetector
+
+    detector, tracker = FaceDetector(), IouTracker(min_iou=0.2, max_missed=8)
+    rng = np.random.default_rng(3)
+    seen = {"A": set(), "B": set()}
+    misses = 0
+    for i, (frame, centre_a, centre_b) in enumerate(crossing_sequence()):
+        boxes = detector.detect(frame[:, :, 0])
+        if i % 6 == 3:  # inserted: a frame where the detector found nothing
+            boxes = []
+        elif boxes and rng.random() < 0.15:  # inserted: one face missed
+            boxes = boxes[1:]
+        misses += len(boxes) < 2
+        for box, track_id in zip(boxes, tracker.update(boxes)):
+            centre = np.array([box.x + box.w / 2, box.y + box.h / 2])
+            da, db = np.linalg.norm(centre - centre_a), np.linalg.norm(centre - centre_b)
+            if min(da, db) < 60 and abs(da - db) > 40:  # clearly one face or the other
+                seen["A" if da < db else "B"].add(track_id)
+    assert misses >= 8  # the sequence really has gaps, and an occlusion while they cross
+    assert len(seen["A"]) == 1 and len(seen["B"]) == 1 and seen["A"] != seen["B"]
