@@ -5,8 +5,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
+import rclpy
 from rclpy.executors import SingleThreadedExecutor
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,3 +36,19 @@ def spin_until(executor: SingleThreadedExecutor, done: Callable[[], bool], timeo
             return True
         executor.spin_once(timeout_sec=0.05)
     return done()
+
+
+@contextmanager
+def ros_node(name: str):
+    """(context, node, executor) of a node in a context of its own, torn down afterwards."""
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node(name, context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    try:
+        yield context, node, executor
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.shutdown(context=context)

@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 import rclpy
 from fer_msgs.msg import FaceEmotionArray
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
-from ros_helpers import spin_until, start_node_process
+from ros_helpers import ros_node, spin_until, start_node_process
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
@@ -34,17 +33,10 @@ def emotion_node():
 
 @pytest.fixture
 def ros():
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node("fer_test_probe", context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    results: list[FaceEmotionArray] = []
-    node.create_subscription(FaceEmotionArray, "/fer/emotions", results.append, 100)
-    yield context, node, executor, results
-    executor.shutdown()
-    node.destroy_node()
-    rclpy.shutdown(context=context)
+    with ros_node("fer_test_probe") as (context, node, executor):
+        results: list[FaceEmotionArray] = []
+        node.create_subscription(FaceEmotionArray, "/fer/emotions", results.append, 100)
+        yield context, node, executor, results
 
 
 def wait_for_emotion_node(node, executor, publisher, emotion_node) -> None:

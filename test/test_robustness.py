@@ -22,7 +22,7 @@ from fer_ros.image_conversion import array_to_compressed, array_to_image
 from fer_ros.sample_clip import face_frame
 
 SEED = 7
-RANDOM_FRAMES = 150
+RANDOM_FRAMES = 250
 
 
 class Probe:

@@ -6,10 +6,8 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data
-from ros_helpers import spin_until
+from ros_helpers import ros_node, spin_until
 from sensor_msgs.msg import Image
 
 from fer_ros.graph import FASTDDS_PROFILE, config_dir
@@ -55,24 +53,17 @@ def test_runner_environment_points_at_the_shipped_profile():
 
 def test_640x480_stream_at_30hz_arrives_without_loss():
     assert os.environ["FASTDDS_DEFAULT_PROFILES_FILE"].endswith(FASTDDS_PROFILE)  # set by conftest
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node("stream_receiver", context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
     received: list[str] = []
-    node.create_subscription(Image, "/transport_test/image", lambda m: received.append(m.header.frame_id),
-                             qos_profile_sensor_data)
-    publisher = subprocess.Popen([sys.executable, "-c", PUBLISHER], env=dict(os.environ))
-    try:
-        start = time.monotonic()
-        spin_until(executor, lambda: len(received) >= FRAMES or publisher.poll() is not None, 120)
-        spin_until(executor, lambda: len(received) >= FRAMES, 2.0)
-    finally:
-        publisher.wait(timeout=60)
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.shutdown(context=context)
+    with ros_node("stream_receiver") as (_, node, executor):
+        node.create_subscription(Image, "/transport_test/image", lambda m: received.append(m.header.frame_id),
+                                 qos_profile_sensor_data)
+        publisher = subprocess.Popen([sys.executable, "-c", PUBLISHER], env=dict(os.environ))
+        try:
+            start = time.monotonic()
+            spin_until(executor, lambda: len(received) >= FRAMES or publisher.poll() is not None, 120)
+            spin_until(executor, lambda: len(received) >= FRAMES, 2.0)
+        finally:
+            publisher.wait(timeout=60)
     assert publisher.returncode == 0
     assert received == [str(i) for i in range(FRAMES)], f"{len(received)} of {FRAMES} frames in " \
         f"{time.monotonic() - start:.1f} s"

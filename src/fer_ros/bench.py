@@ -85,6 +85,7 @@ class Graph:
 
     def __init__(self):
         import rclpy
+        from diagnostic_msgs.msg import DiagnosticArray
         from fer_msgs.msg import FaceEmotionArray
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import qos_profile_sensor_data
@@ -100,12 +101,19 @@ class Graph:
         self.executor.add_node(self.node)
         self.publisher = self.node.create_publisher(Image, "/bench/image", qos_profile_sensor_data)
         self.answers: dict[int, float] = {}
+        self.diagnostics: dict[str, str] = {}
         self.node.create_subscription(FaceEmotionArray, "/fer/emotions", self._on_result, 1000)
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         self.stamp_ns = time.time_ns()
         self.spin_until(lambda: self.publisher.get_subscription_count() > 0, 120)
 
     def _on_result(self, msg) -> None:
         self.answers[msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec] = time.perf_counter()
+
+    def _on_diagnostics(self, msg) -> None:
+        for status in msg.status:
+            if status.hardware_id == "/fer/emotion":
+                self.diagnostics = {kv.key: kv.value for kv in status.values}
 
     def spin_until(self, condition, timeout: float) -> bool:
         deadline = time.perf_counter() + timeout
@@ -188,10 +196,14 @@ def soak(frames: int) -> dict:
         end_rss = rss_mb(graph.process.pid)
         answered = len(graph.answers)
         seconds = time.perf_counter() - start
+        graph.spin_until(lambda: int(graph.diagnostics.get("frames_processed", 0)) >= answered, 3.0)
+        node_figures = {k: graph.diagnostics.get(k, "?") for k in ("frames_processed", "frames_dropped",
+                                                                    "errors_total")}
     finally:
         graph.close()
     return {"soak_frames": frames, "soak_seconds": seconds, "soak_answered": answered - 500,
-            "rss_after_warmup_mb": start_rss, "rss_end_mb": end_rss, "rss_growth_mb": end_rss - start_rss}
+            "rss_after_warmup_mb": start_rss, "rss_end_mb": end_rss, "rss_growth_mb": end_rss - start_rss,
+            **{f"node_{k}": v for k, v in node_figures.items()}}
 
 
 def machine() -> str:
