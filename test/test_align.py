@@ -85,3 +85,12 @@ def test_haar_detector_also_finds_the_face():
 def test_bad_detector_name_is_refused():
     with pytest.raises(ValueError, match="unknown face detector"):
         FaceDetector("mtcnn")
+
+
+def test_detection_on_a_shrunk_frame_gives_boxes_in_full_frame_pixels():
+    from fer_ros.track import iou
+
+    big = cv2.resize(cv2.cvtColor(face_photo(), cv2.COLOR_BGR2GRAY), (1024, 1024))
+    (full,) = FaceDetector(scale=1.0).detect(big)
+    (half,) = FaceDetector(scale=0.5).detect(big)
+    assert iou(full, half) > 0.7 and 150 < half.w < 220

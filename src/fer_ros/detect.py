@@ -25,11 +25,13 @@ class FaceDetector:
     ~80 px, at ~4x the cost per step. `min_score` (dlib only) drops marginal detections: on the
     sample clip a badge scores up to 0.32, the face 0.65 or more, a face tilted by 12 degrees
     0.48; every JAFFE face scores > 1.
-    `min_size` drops smaller boxes.
+    `min_size` drops smaller boxes. `scale` < 1 detects on a shrunk copy of the image (cost
+    falls with the area: ~3.3 ms instead of 13 ms at 0.5 for 640x480) and finds only faces
+    larger than about 65 px / scale; boxes are given in full-image pixels.
     """
 
     def __init__(self, method: str = "dlib", upsample: int = 0, min_size: int = 20,
-                 min_score: float = 0.35):
+                 min_score: float = 0.35, scale: float = 1.0):
         if method not in DETECTORS:
             raise ValueError(f"unknown face detector {method!r}; expected one of {DETECTORS}")
         if upsample < 0:
@@ -38,6 +40,7 @@ class FaceDetector:
         self.upsample = upsample
         self.min_size = min_size
         self.min_score = min_score
+        self.scale = scale
         if method == "dlib":
             self._dlib = dlib.get_frontal_face_detector()
         else:
@@ -51,13 +54,17 @@ class FaceDetector:
         height, width = grey.shape[:2]
         if min(height, width) < self.min_size:
             return []
-        grey = np.ascontiguousarray(grey)  # dlib misreads strided views (e.g. a region of a frame)
+        small = grey if self.scale == 1.0 else cv2.resize(
+            grey, (max(1, round(width * self.scale)), max(1, round(height * self.scale))),
+            interpolation=cv2.INTER_AREA)
+        small = np.ascontiguousarray(small)  # dlib misreads strided views (e.g. a region of a frame)
         if self.method == "dlib":
-            rects, _, _ = self._dlib.run(grey, self.upsample, self.min_score)
+            rects, _, _ = self._dlib.run(small, self.upsample, self.min_score)
             raw = [(r.left(), r.top(), r.width(), r.height()) for r in rects]
         else:
-            raw = self._haar.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5,
-                                              minSize=(self.min_size, self.min_size))
+            min_side = max(1, round(self.min_size * self.scale))
+            raw = self._haar.detectMultiScale(small, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side))
+        raw = [tuple(round(v / self.scale) for v in r) for r in raw]
         boxes = []
         for x, y, w, h in raw:
             x0, y0 = max(0, int(x)), max(0, int(y))
