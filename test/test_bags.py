@@ -206,3 +206,14 @@ def test_video_source_with_segment_labels(tmp_path):
     assert all(f.truth.boxes[0].width == 320 for f in frames[:5])
     result = run("fer-make-bag", "--dataset", f"video:{clip}", "--out", str(tmp_path / "no_labels"))
     assert result.returncode == 2 and "needs --labels" in result.stderr
+
+
+def test_image_folder_with_a_labels_csv(face_folder, tmp_path):
+    rows = [f"{path.parent.name}/{path.name},{path.parent.name}" for path in sorted(face_folder.glob("*/*.png"))]
+    labels = tmp_path / "labels.csv"
+    labels.write_text("file,label\n" + "\n".join(rows[:3]) + "\n")
+    bag = tmp_path / "csv_bag"
+    result = run("fer-make-bag", "--dataset", f"folder:{face_folder}", "--labels", str(labels), "--out", str(bag))
+    assert result.returncode == 0, result.stderr
+    frames = read_labelled_bag(bag).frames
+    assert [list(f.truth.labels) for f in frames] == [[row.split(",")[1]] for row in rows[:3]]

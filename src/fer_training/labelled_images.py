@@ -4,7 +4,9 @@
   aligner must find the face.
 - `ckplus`: 48x48 face crops (`ckplus48/labels.csv`, column `fer_label`); contempt
   (`fer_label` -1, no FER2013 class) is left out.
-- `folder:PATH`: `PATH/<class>/*.png|jpg`, class folders named by our label list.
+- `folder:PATH`: `PATH/<class>/*.png|jpg`, class folders named by our label list; or, with a
+  labels CSV (`file,label` rows, `file` relative to PATH, `label` a class name or FER2013
+  index), any image folder.
 """
 
 import csv
@@ -35,15 +37,26 @@ def read_image(path: Path) -> np.ndarray:
     return image
 
 
-def _from_csv(root: Path, csv_name: str, label_column: str, is_crop: bool) -> Iterator[LabelledImage]:
-    path = root / csv_name
+def parse_label(text: str) -> int:
+    """A FER2013 index from a class name or an index (-1 = no FER2013 class, e.g. contempt)."""
+    text = text.strip().lower()
+    if text.lstrip("-").isdigit() and -1 <= int(text) < len(LABELS):
+        return int(text)
+    if text in LABELS:
+        return LABELS.index(text)
+    raise ValueError(f"unknown label {text!r}; expected one of {list(LABELS)} or 0-6")
+
+
+def _from_csv(root: Path, path: Path, label_column: str, is_crop: bool | None) -> Iterator[LabelledImage]:
     if not path.is_file():
         raise FileNotFoundError(f"labels file not found: {path}")
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
-            label = int(row[label_column])
+            label = parse_label(row[label_column])
             if label >= 0:
-                yield LabelledImage(row["file"], read_image(root / row["file"]), label, is_crop)
+                image = read_image(root / row["file"])
+                crop = max(image.shape[:2]) <= 64 if is_crop is None else is_crop
+                yield LabelledImage(row["file"], image, label, crop)
 
 
 def _from_folder(root: Path) -> Iterator[LabelledImage]:
@@ -60,12 +73,15 @@ def _from_folder(root: Path) -> Iterator[LabelledImage]:
                                     is_crop=max(image.shape[:2]) <= 64)
 
 
-def labelled_images(dataset: str, data_dir: Path) -> Iterator[LabelledImage]:
+def labelled_images(dataset: str, data_dir: Path, labels_csv: Path | None = None) -> Iterator[LabelledImage]:
     """The images of `dataset` (jaffe, ckplus or folder:PATH) in a fixed order."""
     if dataset == "jaffe":
-        return _from_csv(Path(data_dir) / "jaffe", "labels.csv", "label", is_crop=False)
+        root = Path(data_dir) / "jaffe"
+        return _from_csv(root, root / "labels.csv", "label", is_crop=False)
     if dataset == "ckplus":
-        return _from_csv(Path(data_dir) / "ckplus48", "labels.csv", "fer_label", is_crop=True)
+        root = Path(data_dir) / "ckplus48"
+        return _from_csv(root, root / "labels.csv", "fer_label", is_crop=True)
     if dataset.startswith("folder:"):
-        return _from_folder(Path(dataset.split(":", 1)[1]))
+        root = Path(dataset.split(":", 1)[1])
+        return _from_folder(root) if labels_csv is None else _from_csv(root, labels_csv, "label", None)
     raise ValueError(f"unknown dataset {dataset!r}; expected jaffe, ckplus or folder:PATH")

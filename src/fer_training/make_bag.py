@@ -1,7 +1,8 @@
 """fer-make-bag: a labelled rosbag2 (images + answer key) from a labelled image source.
 
-Sources: `jaffe`, `ckplus`, `folder:PATH` (as fer-evaluate), or `video:PATH` with `--labels
-CSV` holding either `frame,label` rows (per frame) or `start,end,label` rows (inclusive frame
+Sources: `jaffe`, `ckplus`, `folder:PATH` (as fer-evaluate: class subfolders, or any image
+folder with `--labels CSV` of `file,label` rows), or `video:PATH` with `--labels CSV` holding
+either `frame,label` rows (per frame) or `start,end,label` rows (inclusive frame
 ranges); labels are class names or FER2013 indices; frames without a label get an empty answer
 key. With `--canvas WxH` each image is scaled to `--face-scale` of the canvas height and placed
 at a random (seeded) position on a grey canvas; its region is the ground-truth box.
@@ -35,7 +36,7 @@ from fer_training.bag_format import (
     typestore,
 )
 from fer_training.fer2013 import default_data_dir
-from fer_training.labelled_images import labelled_images
+from fer_training.labelled_images import labelled_images, parse_label
 
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 CANVAS_GREY = 90
@@ -51,17 +52,9 @@ def parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def parse_label(text: str) -> int:
-    text = text.strip()
-    if text.isdigit() and int(text) < len(LABELS):
-        return int(text)
-    if text.lower() in LABELS:
-        return LABELS.index(text.lower())
-    raise ValueError(f"unknown label {text!r}; expected one of {list(LABELS)} or 0-6")
-
-
 def video_labels(path: Path) -> dict[int, int]:
-    """frame index -> label, from `frame,label` or `start,end,label` rows."""
+    """frame index -> label, from `frame,label` or `start,end,label` rows (-1: no FER2013
+    class, treated as unlabelled)."""
     labels: dict[int, int] = {}
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
@@ -72,7 +65,7 @@ def video_labels(path: Path) -> dict[int, int]:
                     labels[i] = parse_label(row["label"])
             else:
                 raise ValueError(f"{path}: expected columns frame,label or start,end,label")
-    return labels
+    return {frame: label for frame, label in labels.items() if label >= 0}
 
 
 def video_frames(video: Path, labels_csv: Path) -> Iterator[tuple[np.ndarray, int | None]]:
@@ -96,7 +89,7 @@ def source_frames(dataset: str, data_dir: Path, labels_csv: Path | None
     if dataset.startswith("video:"):
         yield from video_frames(Path(dataset.split(":", 1)[1]), labels_csv)
         return
-    for item in labelled_images(dataset, data_dir):
+    for item in labelled_images(dataset, data_dir, labels_csv):
         yield item.image, item.label
 
 
@@ -147,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", required=True, help="jaffe, ckplus, folder:PATH or video:PATH")
     p.add_argument("--data-dir", type=Path, default=default_data_dir())
-    p.add_argument("--labels", type=Path, help="label CSV for video:PATH")
+    p.add_argument("--labels", type=Path, help="label CSV for video:PATH (or for folder:PATH)")
     p.add_argument("--out", type=Path, required=True, help="bag folder to create (must not exist)")
     p.add_argument("--rate", type=float, default=15.0, help="frames per second of the stamps")
     p.add_argument("--canvas", type=parse_size, help="WxH canvas to place each image on")
