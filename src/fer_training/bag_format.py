@@ -61,8 +61,7 @@ def header_ns(msg) -> int:
     return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
 
 
-def read_labelled_bag(path: Path | str, image_topic: str | None = None, need_images: bool = True
-                      ) -> LabelledBag:
+def read_labelled_bag(path: Path | str, image_topic: str | None = None) -> LabelledBag:
     """Every image and answer key of a bag, all read and checked before anything uses them,
     so a damaged bag fails here with the reason, never half-way through a report."""
     path = Path(path)
@@ -77,11 +76,11 @@ def read_labelled_bag(path: Path | str, image_topic: str | None = None, need_ima
             if topics[GROUND_TRUTH_TOPIC] != GROUND_TRUTH_TYPE:
                 raise BagError(f"{path}: {GROUND_TRUTH_TOPIC} has type {topics[GROUND_TRUTH_TOPIC]}, "
                                f"expected {GROUND_TRUTH_TYPE}")
-            image_topic = _image_topic(path, topics, image_topic, need_images)
+            image_topic = _image_topic(path, topics, image_topic)
             wanted = [c for c in reader.connections if c.topic in (image_topic, GROUND_TRUTH_TOPIC)]
             images: dict[int, tuple[int, bytes]] = {}
             truths: dict[int, GroundTruth] = {}
-            image_type = IMAGE_TYPES.get(topics.get(image_topic, ""), Image)
+            image_type = IMAGE_TYPES[topics[image_topic]]
             for connection, bag_time, raw in reader.messages(connections=wanted):
                 if connection.topic == GROUND_TRUTH_TOPIC:
                     truth = deserialize_message(bytes(raw), GroundTruth)
@@ -93,22 +92,20 @@ def read_labelled_bag(path: Path | str, image_topic: str | None = None, need_ima
         raise
     except Exception as e:  # rosbags and the storage libraries raise many kinds on damage
         raise BagError(f"cannot read bag {path}: {type(e).__name__}: {e}") from e
-    if need_images:
-        missing = sorted(set(truths) - set(images))
-        if missing:
-            raise BagError(f"{path}: {len(missing)} ground truth stamps have no image on {image_topic}")
-    frames = [LabelledFrame(stamp, *images.get(stamp, (0, b"")), truth)
-              for stamp, truth in sorted(truths.items())]
+    missing = sorted(set(truths) - set(images))
+    if missing:
+        raise BagError(f"{path}: {len(missing)} ground truth stamps have no image on {image_topic}")
+    frames = [LabelledFrame(stamp, *images[stamp], truth) for stamp, truth in sorted(truths.items())]
     if not frames:
         raise BagError(f"{path}: no labelled frames")
-    return LabelledBag(image_topic or "", image_type, frames)
+    return LabelledBag(image_topic, image_type, frames)
 
 
 def _describe(topics: dict[str, str]) -> str:
     return ", ".join(f"{t} [{m}]" for t, m in sorted(topics.items())) or "none"
 
 
-def _image_topic(path: Path, topics: dict[str, str], chosen: str | None, need_images: bool) -> str | None:
+def _image_topic(path: Path, topics: dict[str, str], chosen: str | None) -> str:
     if chosen is not None:
         if chosen not in topics:
             raise BagError(f"{path} has no topic {chosen} (topics: {_describe(topics)})")
@@ -120,8 +117,6 @@ def _image_topic(path: Path, topics: dict[str, str], chosen: str | None, need_im
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
-        if need_images:
-            raise BagError(f"{path} has no image topic (topics: {_describe(topics)})")
-        return None
+        raise BagError(f"{path} has no image topic (topics: {_describe(topics)})")
     raise BagError(f"{path} has several image topics ({', '.join(sorted(candidates))}): "
                    f"choose one with --image-topic")
