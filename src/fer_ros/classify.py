@@ -1,5 +1,6 @@
 """Expression classification of aligned 48x48 faces with the shipped (or a given) Keras model."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ class EmotionClassifier:
         path = model_dir / MODEL_FILE
         if not path.is_file():
             raise ModelFileError(f"model file not found: {path}")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
         import keras  # heavy: imported only when a model is really loaded
         import tensorflow as tf
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fer_ros.labels import LABELS
-from fer_training.evaluate import confusion_matrix
+from fer_training.metrics import confusion_matrix
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 

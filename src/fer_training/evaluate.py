@@ -13,24 +13,18 @@ from fer_ros.image_ops import to_grey
 from fer_ros.model_files import SHIPPED_IMAGE_MODEL
 from fer_training.fer2013 import SPLITS, default_data_dir, load_split
 from fer_training.labelled_images import labelled_images
+from fer_training.metrics import confusion_matrix, expected_calibration_error, macro_f1, per_class
 
 FER2013_DATASETS = tuple(f"fer2013:{split}" for split in SPLITS if split != "Training")
 NO_FACE = -1
 
 
-def confusion_matrix(truth: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
-    """Counts, rows = truth, columns = prediction."""
-    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(matrix, (truth, predicted), 1)
-    return matrix
-
-
-def predict_labelled(classifier: EmotionClassifier, dataset: str, data_dir: Path
-                     ) -> tuple[np.ndarray, np.ndarray, int]:
-    """(truth, prediction, faces found) for jaffe, ckplus or folder:PATH. Full images go
-    through the node's detector and aligner (largest face); no face found predicts NO_FACE."""
+def score_labelled(classifier: EmotionClassifier, dataset: str, data_dir: Path
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(truth, scores) for jaffe, ckplus or folder:PATH. Full images go through the node's
+    detector and aligner (largest face); an image without a face found has NaN scores."""
     aligner = FaceAligner()
-    truth, predicted, found = [], [], 0
+    truth, scores = [], []
     for item in labelled_images(dataset, data_dir):
         if item.is_crop:
             crop = cv2.resize(to_grey(item.image), (FACE_SIZE, FACE_SIZE), interpolation=cv2.INTER_AREA)
@@ -38,31 +32,35 @@ def predict_labelled(classifier: EmotionClassifier, dataset: str, data_dir: Path
             faces = aligner.faces(item.image)
             crop = faces[0].crop if faces else None
         truth.append(item.label)
-        if crop is None:
-            predicted.append(NO_FACE)
-            continue
-        found += 1
-        predicted.append(int(np.argmax(classifier.scores([crop])[0])))
-    return np.array(truth), np.array(predicted), found
+        scores.append(classifier.scores([crop])[0] if crop is not None
+                      else np.full(len(classifier.labels), np.nan))
+    return np.array(truth, dtype=int), np.array(scores).reshape(len(truth), len(classifier.labels))
 
 
 def evaluate(classifier: EmotionClassifier, dataset: str, data_dir: Path) -> dict:
-    num_classes = len(classifier.labels)
+    """The report of fer-evaluate; a face not found counts as a wrong answer in `accuracy`."""
+    labels = list(classifier.labels)
     if dataset in FER2013_DATASETS:
         images, truth = load_split(data_dir, dataset.split(":", 1)[1])
-        predicted = np.argmax(classifier.scores_batched(images), axis=1)
-        found = len(truth)
+        scores = classifier.scores_batched(images)
     else:
-        truth, predicted, found = predict_labelled(classifier, dataset, data_dir)
-    answered = predicted != NO_FACE
+        truth, scores = score_labelled(classifier, dataset, data_dir)
+    found = ~np.isnan(scores).any(axis=1)
+    predicted = np.where(found, np.argmax(np.nan_to_num(scores), axis=1), NO_FACE)
+    confusion = confusion_matrix(truth[found], predicted[found], len(labels))
+    classes = per_class(confusion, labels)
+    confidence = scores[found].max(axis=1) if found.any() else np.zeros(0)
     return {
         "dataset": dataset,
         "model": classifier.name,
-        "labels": list(classifier.labels),
+        "labels": labels,
         "n": int(len(truth)),
-        "detected": int(found),
+        "detected": int(found.sum()),
         "accuracy": float(np.mean(predicted == truth)) if len(truth) else 0.0,
-        "confusion": confusion_matrix(truth[answered], predicted[answered], num_classes).tolist(),
+        "per_class": classes,
+        "macro_f1": macro_f1(classes),
+        "confusion": confusion.tolist(),
+        "ece": expected_calibration_error(confidence, predicted[found] == truth[found]),
     }
 
 
@@ -73,10 +71,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", type=Path, default=default_data_dir())
     p.add_argument("--model", type=Path, default=SHIPPED_IMAGE_MODEL, help="model folder")
     p.add_argument("--json", type=Path, help="write the report here")
+    p.add_argument("--plot", type=Path, help="write the normalised confusion matrix here (PNG)")
     args = p.parse_args(argv)
     report = evaluate(EmotionClassifier(args.model), args.dataset, args.data_dir)
     print(f"{report['dataset']}: accuracy {report['accuracy']:.4f} on {report['n']} images, "
-          f"{report['detected']} faces found ({report['model']})")
+          f"{report['detected']} faces found, macro F1 {report['macro_f1']:.4f}, ECE {report['ece']:.4f} "
+          f"({report['model']})")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1) + "\n")
+    if args.plot:
+        from fer_training.plots import plot_confusion
+
+        plot_confusion(report["confusion"], report["labels"], args.plot,
+                       f"{report['dataset']}: accuracy {report['accuracy']:.3f} ({report['model']})")
     return 0
