@@ -33,3 +33,19 @@ def test_training_command_writes_a_loadable_model(tmp_path, monkeypatch):
     assert card["training"]["epochs"] == 1 and set(card["training"]["accuracy"]) == {
         "Training", "PublicTest", "PrivateTest"}
     assert EmotionClassifier(tmp_path).scores(np.zeros((2, 48, 48), np.uint8)).shape == (2, 7)
+
+
+def test_preprocess_writes_a_drop_in_data_folder(tmp_path):
+    from fer_training.preprocess_fer2013 import main as preprocess
+
+    assert preprocess(["--out", str(tmp_path), "--limit", "40", "--workers", "2"]) == 0
+    report = json.loads((tmp_path / "fer2013" / "report.json").read_text())
+    for split in ("Training", "PublicTest", "PrivateTest"):
+        images, labels = load_split(tmp_path, split)
+        original, original_labels = load_split(default_data_dir(), split)
+        assert images.shape == (40, 48, 48) and np.array_equal(labels, original_labels[:40])
+        figures = report["splits"][split]
+        assert figures["n"] == 40 and 0 < figures["detected"] <= 40
+        # Tiles without a face found are kept as they were; aligned ones differ.
+        unchanged = np.all(images == original[:40], axis=(1, 2))
+        assert unchanged.sum() == 40 - figures["detected"]
