@@ -1,10 +1,12 @@
 """The `main()` every node module shares: init, spin, clean shutdown, clear start-up errors."""
 
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import rclpy
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
 from fer_ros.model_files import ModelFileError
@@ -37,3 +39,32 @@ def run_nodes(build: Callable[[list[Node]], None], spin: Callable[[list[Node]], 
 def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
     """`main()` of a one-node executable."""
     return run_nodes(lambda nodes: nodes.append(factory()), lambda nodes: rclpy.spin(nodes[0]), args)
+
+
+@contextmanager
+def spinning_in_threads(nodes: list[Node]) -> Iterator[None]:
+    """Each node spun by an executor in a thread of its own, as separate processes would run
+    them (rclpy's MultiThreadedExecutor cost ~1 s of CPU per frame here). Ctrl-C (rclpy's
+    signal handler) ends the spinning quietly; on leaving, the threads are stopped and joined,
+    since a thread still inside rcl when the process exits aborts it."""
+    executors, threads = [], []
+    for node in nodes:
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        executors.append(executor)
+        threads.append(threading.Thread(target=_spin_quietly, args=(executor,), daemon=True))
+        threads[-1].start()
+    try:
+        yield
+    finally:
+        for executor in executors:
+            executor.shutdown()
+        for thread in threads:
+            thread.join(timeout=5.0)
+
+
+def _spin_quietly(executor: SingleThreadedExecutor) -> None:
+    try:
+        executor.spin()
+    except ExternalShutdownException:
+        pass

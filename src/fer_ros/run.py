@@ -15,14 +15,13 @@ import cv2
 import numpy as np
 import rclpy
 from fer_msgs.msg import FaceEmotionArray
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 
 from fer_ros.graph import CAMERA, EMOTION, PARAMS_FILE, config_dir, use_shared_memory_profile
 from fer_ros.image_conversion import image_to_array
-from fer_ros.node_main import run_nodes
+from fer_ros.node_main import run_nodes, spinning_in_threads
 from fer_ros.sample_clip import SAMPLE_CLIP
 
 
@@ -160,33 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-def _spin_quietly(executor: SingleThreadedExecutor) -> None:
-    """Spin until shut down; Ctrl-C (rclpy's signal handler) ends the run normally."""
-    try:
-        executor.spin()
-    except ExternalShutdownException:
-        pass
-
-
 def spin_until_done(nodes: list[Node], camera, listener: ResultListener, max_frames: int) -> None:
-    """Spin each node in a thread of its own, as separate processes would run (a live camera
-    keeps publishing while a frame is processed; rclpy's MultiThreadedExecutor costs ~1 s of
-    CPU per frame here), until N frames are processed, or the video has ended and its
-    results are in; print a status line a second meanwhile."""
-    executors, threads = [], []
-    for node in nodes:
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executors.append(executor)
-        threads.append(threading.Thread(target=_spin_quietly, args=(executor,), daemon=True))
-        threads[-1].start()
-    try:
+    """Spin the nodes until N frames are processed, or the video has ended and its results
+    are in; print a status line a second meanwhile."""
+    with spinning_in_threads(nodes):
         watch(camera, listener, max_frames)
-    finally:
-        for executor in executors:
-            executor.shutdown()
-        for thread in threads:  # a thread still in rcl at exit aborts the process
-            thread.join(timeout=5.0)
 
 
 def watch(camera, listener: ResultListener, max_frames: int) -> None:

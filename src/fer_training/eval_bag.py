@@ -20,7 +20,6 @@ from pathlib import Path
 
 import rclpy
 from fer_msgs.msg import FaceEmotionArray
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
@@ -29,6 +28,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 
 from fer_ros.graph import EMOTION, PARAMS_FILE, config_dir, use_shared_memory_profile
 from fer_ros.labels import LABELS
+from fer_ros.node_main import run_nodes, spinning_in_threads
 from fer_training.bag_format import (
     BAG_VERSION,
     GROUND_TRUTH_TOPIC,
@@ -73,21 +73,6 @@ class Collector(Node):
     def answered(self, stamp: int) -> bool:
         with self.lock:
             return stamp in self.results
-
-
-def spin_in_thread(node: Node) -> tuple[SingleThreadedExecutor, threading.Thread]:
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-
-    def spin() -> None:
-        try:
-            executor.spin()
-        except ExternalShutdownException:
-            pass
-
-    thread = threading.Thread(target=spin, daemon=True)
-    thread.start()
-    return executor, thread
 
 
 def wait_until(condition, timeout: float) -> bool:
@@ -221,36 +206,34 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     use_shared_memory_profile()
-    rclpy.init(args=["--ros-args", "--params-file", str(args.params or config_dir() / PARAMS_FILE)])
-    nodes: list[Node] = []
-    spinners = []
-    try:
-        if args.listen:
-            collector = Collector(bag.image_topic, bag.image_type)
-        else:
+    collected: dict = {}
+
+    def build(nodes: list[Node]) -> None:
+        if not args.listen:
             overrides = [Parameter("image_topic", value=bag.image_topic),
                          Parameter("detect_every", value=args.detect_every)]
             nodes.append(EMOTION.load_class()(namespace=EMOTION.namespace, parameter_overrides=overrides))
-            collector = Collector()
-        nodes.append(collector)
-        spinners = [spin_in_thread(node) for node in nodes]
-        if args.listen:
-            sent, seconds = listen(bag, collector, args.timeout)
-        else:
-            sent, seconds = replay(bag, collector, args.rate)
-        report = build_report(bag, collector, sent, seconds)
+        nodes.append(Collector(bag.image_topic, bag.image_type) if args.listen else Collector())
+
+    def run(nodes: list[Node]) -> None:
+        collector = nodes[-1]
+        with spinning_in_threads(nodes):
+            if args.listen:
+                sent, seconds = listen(bag, collector, args.timeout)
+            else:
+                sent, seconds = replay(bag, collector, args.rate)
+        collected["report"] = build_report(bag, collector, sent, seconds)
         if args.out:
             write_results_bag(args.out, bag, collector)
-    except KeyboardInterrupt:
+
+    code = run_nodes(build, run, ["--ros-args", "--params-file",
+                                  str(args.params or config_dir() / PARAMS_FILE)])
+    if code:
+        return code
+    if "report" not in collected:
         print("interrupted: no report written", file=sys.stderr)
         return 130
-    finally:
-        for executor, thread in spinners:
-            executor.shutdown()
-            thread.join(timeout=5.0)
-        for node in nodes:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    report = collected["report"]
     report = {"bag": str(args.truth or args.bag), "mode": "listen" if args.listen else "replay",
               "rate": "max" if args.rate is None else args.rate, **report}
     print_report(report)
