@@ -128,7 +128,12 @@ class EmotionNode(Node):
                 if self._stopping:
                     return
                 msg, self._pending = self._pending, None
-            self.process(msg)
+            try:
+                self.process(msg)
+            except Exception:
+                if self.context.ok():
+                    raise
+                return  # Ctrl-C shut the context down while this frame was processed: stop quietly
 
     def process(self, msg: Image | CompressedImage) -> None:
         """One frame: a result on /fer/emotions, or a counted, logged refusal."""

@@ -77,7 +77,7 @@ class Collector(Node):
 
 def wait_until(condition, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and rclpy.ok():
         if condition():
             return True
         time.sleep(0.002)
@@ -95,6 +95,8 @@ def replay(bag: LabelledBag, collector: Collector, rate: float | None) -> tuple[
     for frame in bag.frames:
         if rate is None:  # --rate max: one frame at a time, resent if lost
             for _ in range(ATTEMPTS):
+                if not rclpy.ok():  # Ctrl-C: rclpy's handler has shut the context down
+                    break
                 sent.setdefault(frame.stamp_ns, time.monotonic())
                 publisher.publish(frame.raw)
                 if wait_until(lambda s=frame.stamp_ns: collector.answered(s), ANSWER_TIMEOUT_S):
@@ -102,6 +104,8 @@ def replay(bag: LabelledBag, collector: Collector, rate: float | None) -> tuple[
         else:
             due = start + (frame.bag_time_ns - first_bag_time) / 1e9 / rate
             time.sleep(max(0.0, due - time.monotonic()))
+            if not rclpy.ok():
+                break
             sent[frame.stamp_ns] = time.monotonic()
             publisher.publish(frame.raw)
     wait_until(lambda: all(collector.answered(s) for s in sent), TAIL_WAIT_S)
@@ -222,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
                 sent, seconds = listen(bag, collector, args.timeout)
             else:
                 sent, seconds = replay(bag, collector, args.rate)
+        if not rclpy.ok():
+            return  # interrupted: the figures would describe part of the bag only
         collected["report"] = build_report(bag, collector, sent, seconds)
         if args.out:
             write_results_bag(args.out, bag, collector)
