@@ -50,7 +50,7 @@ PARAMETERS = {
     "upsample": Spec(0, "dlib: image doublings before detection", low=0, high=2),
     "detect_scale": Spec(1.0, "detect on the frame shrunk by this factor (0.5: 4x faster, faces > ~130 px)",
                          low=0.1, high=1.0, dynamic=True),
-    "detect_every": Spec(3, "run the detector every N frames; follow faces by landmarks in between",
+    "detect_every": Spec(3, "run the detector every N frames; in between, look only around the last boxes",
                          low=1, high=30, dynamic=True),
     "detection_threshold": Spec(0.35, "dlib: minimum detection score", low=-1.0, high=3.0, dynamic=True),
     "min_face_size": Spec(40, "smallest face box in pixels", low=8, dynamic=True),

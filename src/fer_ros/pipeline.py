@@ -23,7 +23,8 @@ class FaceResult:
 
 class EmotionPipeline:
     """`detect_every` N: the detector runs on every Nth frame (and whenever no face is being
-    followed); in between, the faces of the last frame are followed by their landmarks."""
+    followed); in between, the faces of the last frame are looked for only around their last
+    boxes (`FaceAligner.follow`)."""
 
     def __init__(self, aligner: FaceAligner, classifier: EmotionClassifier,
                  tracker: IouTracker | None = None, detect_every: int = 1):
