@@ -22,6 +22,11 @@ TOOLS = {
     "fer-preprocess-fer2013": "fer_training.preprocess_fer2013:main",
     "fer-make-bag": "fer_training.make_bag:main",
     "fer-eval-bag": "fer_training.eval_bag:main",
+    "extract_frames": "fer_training.extract_frames:main",
+    "create_list": "fer_training.create_list:main",
+    "fer-make-clips": "fer_training.make_clips:main",
+    "fer-train-clips": "fer_training.train_clips:main",
+    "fer-evaluate-clips": "fer_training.evaluate_clips:main",
 }
 
 
@@ -45,7 +50,7 @@ setup(
     version="0.1.0",
     packages=find_packages("src"),
     package_dir={"": "src"},
-    package_data={"fer_ros": ["models/image/*", "data/*"]},
+    package_data={"fer_ros": ["models/*/*", "data/*"]},
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/fer_ros", "resource/fer_training"]),
         ("share/fer_ros", ["package.xml"]),

@@ -6,7 +6,7 @@ from array import array
 import numpy as np
 import pytest
 import rclpy
-from fer_msgs.msg import FaceEmotionArray
+from fer_msgs.msg import ClipEmotion, FaceEmotionArray
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 from ros_helpers import ros_node, spin_until, start_node_process
@@ -119,3 +119,35 @@ def test_no_face_gives_an_empty_array_and_bad_frames_do_not_stop_the_node(emotio
     good = request(executor, publisher, results, frame(face_frame(0.0), "bgr8", 110))
     assert good is not None and len(good.faces) == 1
     assert emotion_node.poll() is None
+
+
+def test_a_tracked_face_gets_clip_emotions_after_12_frames(emotion_node, ros):
+    """clip_length 12, clip_stride 6 (config/webcam.yaml): a clip at frame 12 covering frames
+    1-12, the next at frame 18 covering 7-18, both for the face's track."""
+    _, probe, executor, results = ros
+    clips: list[ClipEmotion] = []
+    probe.create_subscription(ClipEmotion, "/fer/clip_emotions", clips.append, 100)
+    publisher = probe.create_publisher(Image, "/camera/image_raw", qos_profile_sensor_data)
+    wait_for_emotion_node(probe, executor, publisher, emotion_node)
+    base = int(time.time()) + 2000  # newer than the frames of the other tests
+    # A frame without faces first: it ends the clip buffers of faces from earlier tests.
+    blank = array_to_image(np.zeros((240, 320, 3), np.uint8), "bgr8", Header(
+        frame_id="camera", stamp=rclpy.time.Time(seconds=base - 1).to_msg()))
+    assert request(executor, publisher, results, blank) is not None
+    stamps, track_ids = [], set()
+    for i in range(18):
+        image = array_to_image(face_frame(i / PERIOD), "bgr8", Header(
+            frame_id="camera", stamp=rclpy.time.Time(seconds=base, nanoseconds=i * 50_000_000).to_msg()))
+        answer = request(executor, publisher, results, image)
+        assert answer is not None and len(answer.faces) == 1, f"frame {i} not answered with one face"
+        stamps.append(image.header.stamp)
+        track_ids.add(answer.faces[0].track_id)
+    assert spin_until(executor, lambda: len(clips) >= 2, 10), f"{len(clips)} clip results"
+    assert len(track_ids) == 1
+    ours = [c for c in clips if c.header.stamp.sec == base]
+    assert [(c.start_stamp, c.end_stamp, c.header.stamp) for c in ours] == [
+        (stamps[0], stamps[11], stamps[11]), (stamps[6], stamps[17], stamps[17])]
+    for clip in ours:
+        assert clip.track_id in track_ids and clip.frame_count == 12 and clip.model == "lstm"
+        assert list(clip.labels) == list(LABELS) and clip.label in LABELS
+        assert abs(sum(clip.scores) - 1.0) < 1e-3 and clip.confidence == max(clip.scores)

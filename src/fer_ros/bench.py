@@ -4,7 +4,8 @@ Frames are 640x480 pictures made from the bundled face photograph (one face, or 
 Component times: median over the frames after warm-up. End to end: the emotion node runs in
 its own process (as under `ros2 launch`); this process publishes frames and receives results:
 `fps` with frames fed as fast as results come back, latency (publish -> result) and drops with
-a 30 Hz camera. `--soak N` feeds N frames and reports memory growth and error counts.
+a 30 Hz camera (the node as configured by config/webcam.yaml, clip stage included).
+`clip_stage_ms_<model>`: the mean time per frame the clip stage adds with one tracked face. `--soak N` feeds N frames and reports memory growth and error counts.
 """
 
 import argparse
@@ -70,7 +71,24 @@ def component_times(repeat: int) -> dict:
     crops = [align(p) for p in pairs]
     return {"detect_ms": median_ms(aligner.detector.detect, greys, repeat),
             "align_ms": median_ms(align, pairs, repeat),
-            "classify_ms": median_ms(lambda c: classifier.scores(c[None]), crops, repeat)}
+            "classify_ms": median_ms(lambda c: classifier.scores(c[None]), crops, repeat),
+            **{f"clip_stage_ms_{name}": clip_stage_ms(aligner, name, repeat) for name in ("lstm", "c3d", "both")}}
+
+
+def clip_stage_ms(aligner, clip_model: str, frames: int) -> float:
+    """Mean time the clip stage adds per frame, one tracked face, the node's default length and stride."""
+    from fer_ros.emotion_node import PARAMETERS, EmotionNode
+    from fer_ros.pipeline import FaceResult
+
+    params = {name: spec.default for name, spec in PARAMETERS.items()} | {"clip_model": clip_model}
+    stage = EmotionNode._clip_stage(params)
+    faces = [[FaceResult(1, aligner.faces(f)[0], "", 0.0, np.zeros(7))] for f in one_face_frames(60)]
+    for i in range(WARMUP):
+        stage.process(faces[i % len(faces)], i)
+    start = time.perf_counter()
+    for i in range(frames):
+        stage.process(faces[i % len(faces)], i)
+    return (time.perf_counter() - start) * 1000.0 / frames
 
 
 def rss_mb(pid: int, field: str = "VmRSS") -> float:

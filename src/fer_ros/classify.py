@@ -10,7 +10,8 @@ from fer_ros.model_files import MODEL_FILE, SHIPPED_IMAGE_MODEL, ModelFileError,
 
 
 class EmotionClassifier:
-    """Scores for each label of the model card, for a batch of aligned faces.
+    """Scores for each label of the model card, for a batch of aligned faces, or of clips of
+    aligned faces for a clip model (its card's `input` is then frames x 48 x 48 x 1).
 
     The model runs through one compiled TensorFlow function with a fixed input signature:
     `model.predict()` costs milliseconds of set-up per call, too much per camera frame.
@@ -21,6 +22,7 @@ class EmotionClassifier:
         self.card = read_metadata(model_dir)
         self.labels: tuple[str, ...] = tuple(self.card["labels"])
         self.name = f'{self.card["name"]}-v{self.card["version"]}'
+        self.input_shape: tuple[int, ...] = tuple(self.card.get("input", (FACE_SIZE, FACE_SIZE, 1)))
         path = model_dir / MODEL_FILE
         if not path.is_file():
             raise ModelFileError(f"model file not found: {path}")
@@ -36,14 +38,15 @@ class EmotionClassifier:
         if model.output_shape[-1] != len(self.labels):
             raise ModelFileError(f"{path} gives {model.output_shape[-1]} scores but its card "
                                  f"lists {len(self.labels)} labels")
-        self._model = model
+        if tuple(model.input_shape[1:]) != self.input_shape:
+            raise ModelFileError(f"{path} takes input {model.input_shape[1:]} but its card says {self.input_shape}")
         self._run = tf.function(lambda x: model(x, training=False), input_signature=[
-            tf.TensorSpec([None, FACE_SIZE, FACE_SIZE, 1], tf.float32)])
-        self.scores(np.zeros((1, FACE_SIZE, FACE_SIZE), np.uint8))  # trace now, not on frame 1
+            tf.TensorSpec([None, *self.input_shape], tf.float32)])
+        self.scores(np.zeros((1, *self.input_shape), np.uint8))  # trace now, not on frame 1
 
     def scores(self, faces: np.ndarray | list[np.ndarray]) -> np.ndarray:
-        """N x len(labels) probabilities for N uint8 48x48 faces (0-255 grey)."""
-        batch = np.asarray(faces, dtype=np.float32).reshape(-1, FACE_SIZE, FACE_SIZE, 1)
+        """N x len(labels) probabilities for N uint8 48x48 faces (0-255 grey), or N clips."""
+        batch = np.asarray(faces, dtype=np.float32).reshape(-1, *self.input_shape)
         if len(batch) == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         return self._run(batch).numpy()

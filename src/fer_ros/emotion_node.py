@@ -1,4 +1,5 @@
-"""Emotion node: camera images in, per-face emotions (FaceEmotionArray) out on /fer/emotions.
+"""Emotion node: camera images in, per-face emotions (FaceEmotionArray) on /fer/emotions and
+per-face clip emotions (ClipEmotion, see `fer_ros.clip_stage`) on /fer/clip_emotions out.
 
 Latest frame only: the image callback keeps the newest frame and a worker thread processes
 it, so a slow frame never builds a queue; frames replaced before processing are counted as
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from fer_msgs.msg import FaceEmotion, FaceEmotionArray
+from fer_msgs.msg import ClipEmotion, FaceEmotion, FaceEmotionArray
 from geometry_msgs.msg import Point
 from rclpy.node import Node
 from rclpy.qos import QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
@@ -22,6 +23,7 @@ from std_msgs.msg import Header
 from fer_ros.align import FaceAligner
 from fer_ros.annotate import draw_results
 from fer_ros.classify import EmotionClassifier
+from fer_ros.clip_stage import ClipResult, ClipStage
 from fer_ros.detect import DETECTORS, FaceDetector
 from fer_ros.frame_stats import FrameStats
 from fer_ros.image_conversion import (
@@ -32,9 +34,9 @@ from fer_ros.image_conversion import (
     to_vision_order,
 )
 from fer_ros.image_ops import to_bgr8
-from fer_ros.model_files import SHIPPED_IMAGE_MODEL
+from fer_ros.model_files import SHIPPED_CLIP_MODELS, SHIPPED_IMAGE_MODEL
 from fer_ros.node_main import run_node
-from fer_ros.params import Spec, declare_all, refuse_invalid
+from fer_ros.params import ParameterError, Spec, declare_all, refuse_invalid
 from fer_ros.pipeline import EmotionPipeline, FaceResult
 from fer_ros.track import IouTracker
 
@@ -64,6 +66,13 @@ PARAMETERS = {
     "confidence_threshold": Spec(0.0, f"below it the label is '{UNKNOWN}' (scores still published)",
                                  low=0.0, high=1.0, dynamic=True),
     "diagnostics_period": Spec(1.0, "seconds between /diagnostics messages", low=0.1, high=60.0),
+    "clip_model": Spec("lstm", "clip emotions on /fer/clip_emotions by lstm, c3d, both, or none (off)",
+                       choices=("lstm", "c3d", "both", "none")),
+    "clip_model_dir": Spec("", "your own clip model folder (clip_model lstm or c3d); empty = the shipped one"),
+    "clip_length": Spec(12, "frames buffered per tracked face; the clip models see 12 evenly spaced of them",
+                        low=1, high=300),
+    "clip_stride": Spec(6, "frames between two clip classifications of the same face", low=1, high=300,
+                        dynamic=True),
 }
 
 
@@ -79,10 +88,13 @@ class EmotionNode(Node):
         self.pipeline = EmotionPipeline(
             FaceAligner(detector, p["x_factor"], p["y_factor"], p["max_faces"]), self.classifier,
             IouTracker(p["track_min_iou"], p["track_max_missed"]), p["detect_every"])
+        self.clip_stage = self._clip_stage(p)
         self.add_on_set_parameters_callback(refuse_invalid(PARAMETERS, self._apply))
         self.stats = FrameStats()
+        self.clips_published = 0
 
         self.publisher = self.create_publisher(FaceEmotionArray, "emotions", 10)
+        self.clip_publisher = self.create_publisher(ClipEmotion, "clip_emotions", 10)
         self.annotated = self.create_publisher(Image, "image_annotated", 1)
         self.diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         topic = p["image_topic"]
@@ -98,7 +110,21 @@ class EmotionNode(Node):
         self._worker = threading.Thread(target=self._work, name="fer_emotion_worker", daemon=True)
         self._worker.start()
         self.get_logger().info(f"model {self.classifier.name} ({len(self.classifier.labels)} labels); "
-                               f"listening on {topic} ({'compressed' if compressed else 'raw'})")
+                               f"listening on {topic} ({'compressed' if compressed else 'raw'}); clip models: "
+                               f"{', '.join(m.name for m in self.clip_stage.models.values()) if self.clip_stage else 'off'}")
+
+    @staticmethod
+    def _clip_stage(p: dict) -> ClipStage | None:
+        if p["clip_model"] == "none":
+            return None
+        names = ("lstm", "c3d") if p["clip_model"] == "both" else (p["clip_model"],)
+        if p["clip_model_dir"] and len(names) > 1:
+            raise ParameterError("parameter 'clip_model_dir' needs clip_model lstm or c3d, not both")
+        models = {n: EmotionClassifier(p["clip_model_dir"] or SHIPPED_CLIP_MODELS[n]) for n in names}
+        try:
+            return ClipStage(models, p["clip_length"], p["clip_stride"])
+        except ValueError as e:
+            raise ParameterError(f"parameter 'clip_length': {e}") from e
 
     def _apply(self, name: str, value) -> None:
         """A validated run-time change, applied to the part of the pipeline that uses it."""
@@ -109,8 +135,8 @@ class EmotionNode(Node):
                    "detect_scale": (aligner.detector, "scale"),
                    "x_factor": (aligner, "x_factor"), "y_factor": (aligner, "y_factor"),
                    "track_min_iou": (tracker, "min_iou"), "track_max_missed": (tracker, "max_missed"),
-                   "detect_every": (self.pipeline, "detect_every")}
-        if name in targets:
+                   "detect_every": (self.pipeline, "detect_every"), "clip_stride": (self.clip_stage, "stride")}
+        if name in targets and targets[name][0] is not None:
             setattr(*targets[name], value)
         self.get_logger().info(f"parameter {name} set to {value!r}")
 
@@ -145,12 +171,16 @@ class EmotionNode(Node):
                                       f"frame's {self._last_stamp[0]}.{self._last_stamp[1]:09d}")
             pixels = self._pixels(msg)
             results = self.pipeline.process(pixels)
+            clips = self.clip_stage.process(results, msg.header.stamp) if self.clip_stage else []
         except Exception as e:  # one bad frame must never stop the node
             self.stats.error(type(e).__name__)
             self.get_logger().warning(f"frame skipped: {type(e).__name__}: {e}", throttle_duration_sec=1.0)
             return
         self._last_stamp = stamp
         self.publisher.publish(self._to_message(msg, results))
+        for clip in clips:
+            self.clip_publisher.publish(self._clip_message(msg, clip))
+        self.clips_published += len(clips)
         now_ns = self.get_clock().now().nanoseconds
         self.stats.frame_done((time.monotonic() - start) * 1000.0,
                               (now_ns - (stamp[0] * 1_000_000_000 + stamp[1])) / 1e6, len(results))
@@ -190,6 +220,13 @@ class EmotionNode(Node):
                 confidence=r.confidence, scores=r.scores.astype(float).tolist()))
         return out
 
+    def _clip_message(self, source: Image | CompressedImage, clip: ClipResult) -> ClipEmotion:
+        return ClipEmotion(
+            header=source.header, track_id=clip.track_id, start_stamp=clip.start_stamp, end_stamp=clip.end_stamp,
+            frame_count=clip.frame_count, model=clip.model,
+            label=clip.label if clip.confidence >= self.params["confidence_threshold"] else UNKNOWN,
+            confidence=clip.confidence, scores=clip.scores.astype(float).tolist(), labels=list(self.pipeline.labels))
+
     def publish_diagnostics(self) -> None:
         s = self.stats.snapshot()
         status = DiagnosticStatus(name="fer_ros: emotion", hardware_id=self.get_fully_qualified_name())
@@ -199,7 +236,7 @@ class EmotionNode(Node):
         values = {"fps": f"{s['fps']:.2f}", "processing_time_ms": f"{s['processing_time_ms']:.2f}",
                   "latency_ms": f"{s['latency_ms']:.2f}", "frames_processed": s["frames_processed"],
                   "frames_dropped": s["frames_dropped"], "faces_tracked": s["faces"],
-                  "errors_total": errors, "model": self.classifier.name,
+                  "errors_total": errors, "model": self.classifier.name, "clips_published": self.clips_published,
                   **{f"errors.{kind}": count for kind, count in sorted(s["errors"].items())}}
         status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
         header = Header(stamp=self.get_clock().now().to_msg())

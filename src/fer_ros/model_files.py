@@ -13,15 +13,17 @@ from fer_ros.labels import LABELS
 MODEL_FILE = "model.keras"
 METADATA_FILE = "model.json"
 SHIPPED_IMAGE_MODEL = Path(__file__).resolve().parent / "models" / "image"
+SHIPPED_CLIP_MODELS = {name: SHIPPED_IMAGE_MODEL.parent / f"clip_{name}" for name in ("lstm", "c3d")}
 
 
 class ModelFileError(RuntimeError):
     """A model folder is missing, incomplete or inconsistent."""
 
 
-def write_metadata(folder: Path, arch: str, training: dict[str, Any], version: str = "1") -> Path:
+def write_metadata(folder: Path, arch: str, training: dict[str, Any], version: str = "1",
+                   input_shape: tuple[int, ...] = (48, 48, 1)) -> Path:
     path = Path(folder) / METADATA_FILE
-    card = {"name": arch, "version": version, "labels": list(LABELS), "input": [48, 48, 1],
+    card = {"name": arch, "version": version, "labels": list(LABELS), "input": list(input_shape),
             "input_range": [0, 255], "training": training}
     path.write_text(json.dumps(card, indent=2) + "\n")
     return path

@@ -39,12 +39,16 @@ def score_labelled(classifier: EmotionClassifier, dataset: str, data_dir: Path
 
 def evaluate(classifier: EmotionClassifier, dataset: str, data_dir: Path) -> dict:
     """The report of fer-evaluate; a face not found counts as a wrong answer in `accuracy`."""
-    labels = list(classifier.labels)
     if dataset in FER2013_DATASETS:
         images, truth = load_split(data_dir, dataset.split(":", 1)[1])
         scores = classifier.scores_batched(images)
     else:
         truth, scores = score_labelled(classifier, dataset, data_dir)
+    return build_report(dataset, classifier.name, list(classifier.labels), truth, scores)
+
+
+def build_report(dataset: str, model: str, labels: list[str], truth: np.ndarray, scores: np.ndarray) -> dict:
+    """Accuracy, per-class figures, confusion and calibration of `scores` (NaN rows: no face found)."""
     found = ~np.isnan(scores).any(axis=1)
     predicted = np.where(found, np.argmax(np.nan_to_num(scores), axis=1), NO_FACE)
     confusion = confusion_matrix(truth[found], predicted[found], len(labels))
@@ -52,7 +56,7 @@ def evaluate(classifier: EmotionClassifier, dataset: str, data_dir: Path) -> dic
     confidence = scores[found].max(axis=1) if found.any() else np.zeros(0)
     return {
         "dataset": dataset,
-        "model": classifier.name,
+        "model": model,
         "labels": labels,
         "n": int(len(truth)),
         "detected": int(found.sum()),
@@ -62,6 +66,16 @@ def evaluate(classifier: EmotionClassifier, dataset: str, data_dir: Path) -> dic
         "confusion": confusion.tolist(),
         "ece": expected_calibration_error(confidence, predicted[found] == truth[found]),
     }
+
+
+def write_outputs(report: dict, json_path: Path | None, plot_path: Path | None) -> None:
+    if json_path:
+        json_path.write_text(json.dumps(report, indent=1) + "\n")
+    if plot_path:
+        from fer_training.plots import plot_confusion
+
+        plot_confusion(report["confusion"], report["labels"], plot_path,
+                       f"{report['dataset']}: accuracy {report['accuracy']:.3f} ({report['model']})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,11 +91,5 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{report['dataset']}: accuracy {report['accuracy']:.4f} on {report['n']} images, "
           f"{report['detected']} faces found, macro F1 {report['macro_f1']:.4f}, ECE {report['ece']:.4f} "
           f"({report['model']})")
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=1) + "\n")
-    if args.plot:
-        from fer_training.plots import plot_confusion
-
-        plot_confusion(report["confusion"], report["labels"], args.plot,
-                       f"{report['dataset']}: accuracy {report['accuracy']:.3f} ({report['model']})")
+    write_outputs(report, args.json, args.plot)
     return 0

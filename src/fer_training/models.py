@@ -6,6 +6,8 @@ from keras import layers, ops
 from fer_ros.labels import LABELS
 
 INPUT_SHAPE = (48, 48, 1)
+CLIP_LENGTH = 12
+FEATURE_LAYER = "pool3"  # the image model's last feature map: what both clip models see per frame
 
 
 @keras.saving.register_keras_serializable(package="fer")
@@ -75,3 +77,54 @@ def make_dexpression(input_shape: tuple[int, int, int] = INPUT_SHAPE,
 
 
 ARCHITECTURES = {"dexpression": make_dexpression}
+
+
+def image_trunk(image_model: keras.Model) -> keras.Model:
+    """The image model up to its last feature map: the per-frame encoder of the clip models."""
+    return keras.Model(image_model.input, image_model.get_layer(FEATURE_LAYER).output, name="trunk")
+
+
+def make_lstm_head(feature_shape: tuple[int, ...], frames: int = CLIP_LENGTH, units: int = 64,
+                   dropout: float = 0.5, num_classes: int = len(LABELS)) -> keras.Model:
+    """CNN+LSTM (the seed's `fine_tune((12,48,48,1))`): each frame's features are embedded,
+    an LSTM reads the sequence, its last state is classified."""
+    inputs = keras.Input((frames, *feature_shape), name="features")
+    x = layers.TimeDistributed(layers.Flatten(), name="flatten")(inputs)
+    x = layers.Dropout(dropout, name="dropout_in")(x)
+    x = layers.TimeDistributed(layers.Dense(units, activation="relu"), name="embed")(x)
+    x = layers.LSTM(units, name="lstm")(x)
+    x = layers.Dropout(dropout, name="dropout_out")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="scores")(x)
+    return keras.Model(inputs, outputs, name="lstm")
+
+
+def _conv3d(x, filters: int, kernel: int, name: str):
+    x = layers.Conv3D(filters, kernel, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def make_c3d_head(feature_shape: tuple[int, ...], frames: int = CLIP_LENGTH, width: int = 32,
+                  dropout: float = 0.5, num_classes: int = len(LABELS)) -> keras.Model:
+    """C3D (Tran et al. 2015) scaled down: 3x3x3 convolutions over time and space, on the
+    (frames, 6, 6, 272) volume of per-frame feature maps rather than on pixels, so that it
+    trains on CPU and runs in a few milliseconds per clip."""
+    inputs = keras.Input((frames, *feature_shape), name="features")
+    x = _conv3d(inputs, width, 1, "c3d1")  # channel reduction, 272 -> width
+    x = _conv3d(x, width, 3, "c3d2")
+    x = layers.MaxPooling3D(2, name="pool3d")(x)
+    x = _conv3d(x, 2 * width, 3, "c3d3")
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="scores")(x)
+    return keras.Model(inputs, outputs, name="c3d")
+
+
+CLIP_HEADS = {"lstm": make_lstm_head, "c3d": make_c3d_head}
+
+
+def make_clip_model(trunk: keras.Model, head: keras.Model, frames: int = CLIP_LENGTH) -> keras.Model:
+    """(frames, 48, 48, 1) raw grey crops in, 7 scores out: the trunk on every frame, then the head."""
+    inputs = keras.Input((frames, *INPUT_SHAPE), name="clip")
+    features = layers.TimeDistributed(trunk, name="trunk")(inputs)
+    return keras.Model(inputs, head(features), name=f"{head.name}_clip")

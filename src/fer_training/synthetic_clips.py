@@ -1,0 +1,78 @@
+"""Synthetic clips: 12 aligned frames made from one FER2013 still.
+
+No video emotion data set is available to this project, so clip models are trained and measured
+on clips synthesized from stills. Each clip shows what a tracked, aligned face really does from
+frame to frame: the aligner's crop drifts in position, scale and rotation (smooth random walks),
+light changes, some frames are motion-blurred, sensor noise, a hand or object briefly covers part
+of the face, and now and then detection fails and the frame is filled with its neighbour (as
+`extract_frames` fills it). The expression itself does not change: the label is the still's.
+
+Every clip is made from its own seed (`seed`, split index, still index), so any subset of a split
+is rebuilt identically by any process, in any order.
+"""
+
+import zlib
+
+import cv2
+import numpy as np
+
+from fer_training.fer2013 import TILE, load_split
+
+CLIP_LENGTH = 12
+
+
+def clip_rng(seed: int, split: str, index: int) -> np.random.Generator:
+    return np.random.default_rng([seed, zlib.crc32(split.encode()), index])
+
+
+def _walk(rng: np.random.Generator, start_sd: float, step_sd: float, length: int) -> np.ndarray:
+    return rng.normal(0.0, start_sd) + np.cumsum(np.r_[0.0, rng.normal(0.0, step_sd, length - 1)])
+
+
+def _motion_blur(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    size = int(rng.integers(3, 6))
+    kernel = np.zeros((size, size), np.float32)
+    kernel[size // 2, :] = 1.0 / size
+    rotation = cv2.getRotationMatrix2D(((size - 1) / 2, (size - 1) / 2), float(rng.uniform(0, 180)), 1.0)
+    kernel = cv2.warpAffine(kernel, rotation, (size, size))
+    return cv2.filter2D(frame, -1, kernel / max(kernel.sum(), 1e-6), borderType=cv2.BORDER_REFLECT)
+
+
+def synthesize_clip(still: np.ndarray, rng: np.random.Generator, length: int = CLIP_LENGTH) -> np.ndarray:
+    """`length` x 48 x 48 uint8 frames of one 48x48 grey still."""
+    dx, dy = _walk(rng, 1.0, 0.5, length), _walk(rng, 1.0, 0.5, length)
+    scale = 1.0 + _walk(rng, 0.03, 0.01, length)
+    angle = _walk(rng, 3.0, 1.0, length)
+    gain = 1.0 + _walk(rng, 0.08, 0.03, length)
+    offset = _walk(rng, 6.0, 2.0, length)
+    noise_sd = rng.uniform(1.0, 4.0)
+    centre = ((TILE - 1) / 2, (TILE - 1) / 2)
+    frames = np.empty((length, TILE, TILE), np.uint8)
+    for t in range(length):
+        warp = cv2.getRotationMatrix2D(centre, float(angle[t]), float(scale[t]))
+        warp[:, 2] += (dx[t], dy[t])
+        frame = cv2.warpAffine(still, warp, (TILE, TILE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if rng.random() < 0.15:
+            frame = _motion_blur(frame, rng)
+        frame = frame.astype(np.float32) * gain[t] + offset[t] + rng.normal(0.0, noise_sd, frame.shape)
+        frames[t] = np.clip(frame, 0, 255).astype(np.uint8)
+    if rng.random() < 0.3:  # brief occlusion: 1-3 frames, a patch of 12-24 px
+        first, span = int(rng.integers(0, length)), int(rng.integers(1, 4))
+        h, w = rng.integers(12, 25, 2)
+        y, x = rng.integers(0, TILE - h), rng.integers(0, TILE - w)
+        frames[first:first + span, y:y + h, x:x + w] = int(rng.integers(0, 256))
+    if rng.random() < 0.2:  # a missed detection, filled with the previous (or next) frame
+        t = int(rng.integers(0, length))
+        frames[t] = frames[t - 1] if t > 0 else frames[1]
+    return frames
+
+
+def synthesize_split(data_dir, split: str, seed: int, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(clips N x 12 x 48 x 48 uint8, labels N, still indices N) of a FER2013 split, or of `limit`
+    stills drawn at random (the splits are sorted by label: the first N would be one class)."""
+    stills, labels = load_split(data_dir, split)
+    chosen = np.arange(len(stills))
+    if limit is not None and limit < len(stills):
+        chosen = np.sort(np.random.default_rng(seed).choice(len(stills), limit, replace=False))
+    clips = np.stack([synthesize_clip(stills[i], clip_rng(seed, split, int(i))) for i in chosen])
+    return clips, labels[chosen], chosen

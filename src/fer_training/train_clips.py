@@ -1,0 +1,116 @@
+"""fer-train-clips: train a clip model (CNN+LSTM or C3D) on 12-frame clips of aligned faces.
+
+Both models see each frame through the image model's feature extractor (its layers up to
+`pool3`). Frozen (the default), the extractor's features are computed once per frame and only
+the clip head is trained, which is what makes training practical on a laptop CPU; with
+`--fine-tune` the whole model (extractor included) is then trained further end to end at a
+small learning rate.
+
+Data: synthetic clips (see `fer_training.synthetic_clips`) of FER2013 Training for training and
+PublicTest for choosing the epoch, or clip lists written by `create_list` (`--clips`,
+`--val-clips`). PrivateTest is never read here: `fer-evaluate-clips` reports on it.
+"""
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from fer_ros.labels import LABELS
+from fer_ros.model_files import MODEL_FILE, SHIPPED_IMAGE_MODEL, write_metadata
+from fer_training.clip_folders import load_clips
+from fer_training.fer2013 import default_data_dir
+from fer_training.models import CLIP_HEADS, CLIP_LENGTH, INPUT_SHAPE, image_trunk, make_clip_model
+from fer_training.synthetic_clips import synthesize_split
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", choices=sorted(CLIP_HEADS), required=True, help="clip architecture")
+    p.add_argument("--out", type=Path, required=True, help="model folder to write")
+    p.add_argument("--data-dir", type=Path, default=default_data_dir(), help="folder holding fer2013/")
+    p.add_argument("--clips", type=Path, help="training clip list (create_list); default: synthetic Training")
+    p.add_argument("--val-clips", type=Path, help="validation clip list; default: synthetic PublicTest")
+    p.add_argument("--limit", type=int, help="use only the first N synthetic training clips")
+    p.add_argument("--image-model", type=Path, default=SHIPPED_IMAGE_MODEL, help="image model folder")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--patience", type=int, default=6, help="stop after N epochs without a better validation")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--fine-tune", type=int, default=0, metavar="EPOCHS",
+                   help="then train the whole model end to end for this many epochs (slow on CPU)")
+    p.add_argument("--fine-tune-lr", type=float, default=1e-5)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity (0, 1 or 2)")
+    return p.parse_args(argv)
+
+
+def _clips(list_path: Path | None, data_dir: Path, split: str, seed: int, limit: int | None):
+    if list_path:
+        return load_clips(list_path, CLIP_LENGTH)
+    return synthesize_split(data_dir, split, seed, limit)[:2]
+
+
+def frame_features(trunk: keras.Model, clips: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Trunk features of every frame, float16 (N, T, 6, 6, 272): computed once, reused every epoch."""
+    n, t = clips.shape[:2]
+    frames = clips.reshape(n * t, *INPUT_SHAPE[:2])
+    out = np.empty((n * t, *trunk.output_shape[1:]), np.float16)
+    for i in range(0, len(frames), batch_size):
+        out[i:i + batch_size] = trunk(frames[i:i + batch_size, ..., None].astype(np.float32), training=False)
+    return out.reshape(n, t, *out.shape[1:])
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    keras.utils.set_random_seed(args.seed)
+    start = time.time()
+    image_model = keras.saving.load_model(args.image_model / MODEL_FILE, compile=False)
+    trunk = image_trunk(image_model)
+    x_train, y_train = _clips(args.clips, args.data_dir, "Training", args.seed, args.limit)
+    x_val, y_val = _clips(args.val_clips, args.data_dir, "PublicTest", args.seed, None)
+    print(f"{len(x_train)} training clips, {len(x_val)} validation clips; computing frame features")
+    f_train, f_val = frame_features(trunk, x_train), frame_features(trunk, x_val)
+    print(f"features ready after {time.time() - start:.0f} s")
+
+    head = CLIP_HEADS[args.model](trunk.output_shape[1:], CLIP_LENGTH)
+    head.compile(optimizer=keras.optimizers.Adam(args.lr), loss="sparse_categorical_crossentropy",
+                 metrics=["accuracy"])
+    stop = keras.callbacks.EarlyStopping("val_accuracy", patience=args.patience, restore_best_weights=True)
+    fitted = head.fit(f_train, y_train, validation_data=(f_val, y_val), epochs=args.epochs,
+                      batch_size=args.batch_size, callbacks=[stop], verbose=args.verbose)
+    history = fitted.history
+    model = make_clip_model(trunk, head, CLIP_LENGTH)
+    if args.fine_tune:
+        trunk.trainable = True
+        model.compile(optimizer=keras.optimizers.Adam(args.fine_tune_lr), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        tuned = model.fit(x_train[..., None].astype(np.float32), y_train,
+                          validation_data=(x_val[..., None].astype(np.float32), y_val),
+                          epochs=args.fine_tune, batch_size=args.batch_size, verbose=args.verbose,
+                          callbacks=[keras.callbacks.EarlyStopping("val_accuracy", patience=args.patience,
+                                                                   restore_best_weights=True)])
+        history = {k: history[k] + tuned.history[k] for k in history}
+    args.out.mkdir(parents=True, exist_ok=True)
+    model.save(args.out / MODEL_FILE)
+    best = int(np.argmax(history["val_accuracy"]))
+    training = {
+        "data": (f"clip list {args.clips}" if args.clips else
+                 f"synthetic clips of FER2013 Training ({len(x_train)})") + ", epoch chosen on " +
+                (f"clip list {args.val_clips}" if args.val_clips else "synthetic PublicTest clips") +
+                "; PrivateTest, JAFFE and CK+ never used",
+        "command": "fer-train-clips " + " ".join(
+            f"--{k.replace('_', '-')} {v}" for k, v in sorted(vars(args).items())
+            if v is not None and k not in ("out", "data_dir", "verbose", "image_model")),
+        "image_model": str(args.image_model.name), "seed": args.seed, "frozen_trunk": not args.fine_tune,
+        "epochs": len(history["val_accuracy"]), "best_epoch": best + 1,
+        "accuracy": {"Training": float(history["accuracy"][best]), "PublicTest": float(history["val_accuracy"][best])},
+        "train_seconds": round(time.time() - start, 1),
+        "machine": f"{platform.node()} {platform.machine()} keras-backend={keras.backend.backend()}",
+    }
+    write_metadata(args.out, arch=f"clip-{args.model}", training=training, input_shape=(CLIP_LENGTH, *INPUT_SHAPE))
+    print(json.dumps(training["accuracy"]), f"labels {list(LABELS)}")
