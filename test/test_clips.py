@@ -139,7 +139,7 @@ def test_both_clip_architectures_take_12_frames_and_give_7_scores():
 
     trunk = image_trunk(keras.saving.load_model(SHIPPED_IMAGE_MODEL / MODEL_FILE, compile=False))
     clips = np.random.default_rng(0).integers(0, 256, (2, 12, 48, 48, 1)).astype(np.float32)
-    for name, make_head in CLIP_HEADS.items():
+    for make_head in CLIP_HEADS.values():
         model = make_clip_model(trunk, make_head(trunk.output_shape[1:]))
         assert model.input_shape == (None, 12, 48, 48, 1) and model.output_shape == (None, 7)
         np.testing.assert_allclose(np.asarray(model(clips)).sum(axis=1), 1.0, rtol=1e-5)
@@ -206,5 +206,6 @@ def test_clip_training_and_evaluation_commands_end_to_end(tmp_path):
     assert evaluated.returncode == 0, evaluated.stderr
     figures = json.loads(report.read_text())
     assert figures["n"] == 21 and np.sum(figures["confusion"]) == 21
-    assert {"accuracy", "per_class", "macro_f1", "ece", "baseline_majority_vote", "baseline_mean_scores"} <= set(figures)
+    assert {"accuracy", "per_class", "macro_f1", "ece", "confusion", "baseline_majority_vote",
+            "baseline_mean_scores"} <= set(figures)
     assert cv2.imread(str(plot)) is not None

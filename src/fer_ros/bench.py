@@ -5,7 +5,8 @@ Component times: median over the frames after warm-up. End to end: the emotion n
 its own process (as under `ros2 launch`); this process publishes frames and receives results:
 `fps` with frames fed as fast as results come back, latency (publish -> result) and drops with
 a 30 Hz camera (the node as configured by config/webcam.yaml, clip stage included).
-`clip_stage_ms_<model>`: the mean time per frame the clip stage adds with one tracked face. `--soak N` feeds N frames and reports memory growth and error counts.
+`clip_stage_ms_<model>`: the mean time per frame the clip stage adds with one tracked face.
+`--soak N` feeds N frames and reports memory growth and error counts.
 """
 
 import argparse

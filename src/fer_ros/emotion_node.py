@@ -109,9 +109,10 @@ class EmotionNode(Node):
         self._last_stamp = (-1, -1)
         self._worker = threading.Thread(target=self._work, name="fer_emotion_worker", daemon=True)
         self._worker.start()
+        clip_models = ", ".join(m.name for m in self.clip_stage.models.values()) if self.clip_stage else "off"
         self.get_logger().info(f"model {self.classifier.name} ({len(self.classifier.labels)} labels); "
-                               f"listening on {topic} ({'compressed' if compressed else 'raw'}); clip models: "
-                               f"{', '.join(m.name for m in self.clip_stage.models.values()) if self.clip_stage else 'off'}")
+                               f"listening on {topic} ({'compressed' if compressed else 'raw'}); "
+                               f"clip models: {clip_models}")
 
     @staticmethod
     def _clip_stage(p: dict) -> ClipStage | None:

@@ -106,8 +106,10 @@ def extract(src: Path, dst: Path, count: int, raw: bool = False, workers: int = 
     with Pool(workers) as pool:
         results = list(tqdm(pool.imap_unordered(extract_clip, jobs), total=len(jobs), desc="clips", unit="clip"))
     outcomes = Counter(r[1] for r in results)
-    return {"clips": len(jobs), "done": outcomes.pop("done", 0), "finished_before": outcomes.pop("finished before", 0),
-            "skipped": {video: reason for video, reason, _ in sorted(results) if reason not in ("done", "finished before")},
+    return {"clips": len(jobs), "done": outcomes.pop("done", 0),
+            "finished_before": outcomes.pop("finished before", 0),
+            "skipped": {video: reason for video, reason, _ in sorted(results)
+                        if reason not in ("done", "finished before")},
             "frames_filled": sum(r[2] for r in results),
             "clips_with_filled_frames": sum(1 for r in results if r[2] > 0)}
 
