@@ -135,14 +135,21 @@ def test_both_clip_architectures_take_12_frames_and_give_7_scores():
     import keras
 
     from fer_ros.model_files import MODEL_FILE, SHIPPED_IMAGE_MODEL
-    from fer_training.models import CLIP_HEADS, image_trunk, make_clip_model
+    from fer_training.models import CLIP_HEADS, frame_classifier, image_trunk, make_clip_model
 
-    trunk = image_trunk(keras.saving.load_model(SHIPPED_IMAGE_MODEL / MODEL_FILE, compile=False))
+    image_model = keras.saving.load_model(SHIPPED_IMAGE_MODEL / MODEL_FILE, compile=False)
+    trunk = image_trunk(image_model)
     clips = np.random.default_rng(0).integers(0, 256, (2, 12, 48, 48, 1)).astype(np.float32)
     for make_head in CLIP_HEADS.values():
-        model = make_clip_model(trunk, make_head(trunk.output_shape[1:]))
+        model = make_clip_model(trunk, make_head(trunk.output_shape[1:], frame_classifier(image_model)))
         assert model.input_shape == (None, 12, 48, 48, 1) and model.output_shape == (None, 7)
-        np.testing.assert_allclose(np.asarray(model(clips)).sum(axis=1), 1.0, rtol=1e-5)
+        scores = np.asarray(model(clips))
+        np.testing.assert_allclose(scores.sum(axis=1), 1.0, rtol=1e-5)
+        # Untrained, a clip model gives the softmax of the image model's mean per-frame logits.
+        frames = clips.reshape(24, 48, 48, 1)
+        logits = np.log(np.asarray(image_model(frames))).reshape(2, 12, 7).mean(axis=1)
+        expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(scores, expected, rtol=1e-3, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED_CLIP_MODELS))

@@ -39,6 +39,7 @@ def test_fer_run_without_camera_plays_the_sample_clip():
     assert "bundled sample clip" in result.stdout
     status = [line for line in result.stdout.splitlines() if " fps | latency" in line]
     assert status and any("face(s) #" in line for line in status)
+    assert any(" | clip #1 lstm " in line for line in status)  # /fer/clip_emotions, after 12 frames
 
 
 def test_fer_run_refuses_a_missing_video():

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import rclpy
-from fer_msgs.msg import FaceEmotionArray
+from fer_msgs.msg import ClipEmotion, FaceEmotionArray
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
@@ -68,7 +68,9 @@ class ResultListener(Node):
         self.lock = threading.Lock()
         self._json = open(json_path, "w") if json_path else None
         self._record_path, self._record_fps, self._writer = record_path, record_fps, None
+        self.last_clip: ClipEmotion | None = None
         self.create_subscription(FaceEmotionArray, "/fer/emotions", self.on_result, 100)
+        self.create_subscription(ClipEmotion, "/fer/clip_emotions", self.on_clip, 100)
         if record_path:
             self.create_subscription(Image, "/fer/image_annotated", self.on_annotated, 10)
 
@@ -83,6 +85,10 @@ class ResultListener(Node):
         if self._json:
             self._json.write(json.dumps(result_line(msg)) + "\n")
             self._json.flush()
+
+    def on_clip(self, msg: ClipEmotion) -> None:
+        with self.lock:
+            self.last_clip = msg
 
     def on_annotated(self, msg: Image) -> None:
         frame = image_to_array(msg)
@@ -103,11 +109,12 @@ def status_line(listener: ResultListener, since_count: int, seconds: float) -> s
     with listener.lock:
         fps = (listener.count - since_count) / seconds
         recent = listener.latencies_ms[-max(1, listener.count - since_count):]
-        last = listener.last
+        last, clip = listener.last, listener.last_clip
     faces = "no result yet" if last is None else f"{len(last.faces)} face(s)" + "".join(
         f" #{f.track_id} {f.label} {f.confidence:.2f}" for f in last.faces)
     latency = f"{np.median(recent):.0f} ms" if recent else "-"
-    return f"[fer-run] {fps:5.1f} fps | latency p50 {latency} | {faces}"
+    clip_text = "" if clip is None else f" | clip #{clip.track_id} {clip.model} {clip.label} {clip.confidence:.2f}"
+    return f"[fer-run] {fps:5.1f} fps | latency p50 {latency} | {faces}{clip_text}"
 
 
 def choose_source(args: argparse.Namespace) -> tuple[dict, str]:

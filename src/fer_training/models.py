@@ -84,18 +84,43 @@ def image_trunk(image_model: keras.Model) -> keras.Model:
     return keras.Model(image_model.input, image_model.get_layer(FEATURE_LAYER).output, name="trunk")
 
 
-def make_lstm_head(feature_shape: tuple[int, ...], frames: int = CLIP_LENGTH, units: int = 64,
-                   dropout: float = 0.5, num_classes: int = len(LABELS)) -> keras.Model:
-    """CNN+LSTM (the seed's `fine_tune((12,48,48,1))`): each frame's features are embedded,
-    an LSTM reads the sequence, its last state is classified."""
+def frame_classifier(image_model: keras.Model) -> layers.Dense:
+    """The image model's own classifier as a frozen layer giving per-frame logits."""
+    source = image_model.get_layer("scores")
+    dense = layers.Dense(source.units, name="frame_classifier", trainable=False)
+    dense.build((None, source.kernel.shape[0]))
+    dense.set_weights(source.get_weights())
+    return dense
+
+
+def _weighted_frame_scores(features, frame_weights, classifier: layers.Dense):
+    """softmax of the image model's per-frame logits averaged with learned weights (a softmax
+    over time of `frame_weights`, one per frame). The weights start equal, so an untrained clip
+    model gives the per-frame mean; training learns which frames to trust (an occluded, blurred
+    or badly aligned frame, a passing expression) rather than class corrections, which would
+    overfit: the image model has seen the training stills and is over-confident on them."""
+    flat = layers.TimeDistributed(layers.Flatten(), name="frame_features")(features)
+    logits = layers.TimeDistributed(classifier, name="frame_logits")(flat)
+    weights = layers.Softmax(axis=1, name="frame_weights")(frame_weights)
+    pooled = layers.Flatten(name="pooled")(layers.Dot(axes=1, name="weighted_mean")([weights, logits]))
+    return layers.Activation("softmax", name="scores")(pooled)
+
+
+def _frame_weight(x, name: str):
+    return layers.TimeDistributed(layers.Dense(1, kernel_initializer="zeros"), name=name)(x)
+
+
+def make_lstm_head(feature_shape: tuple[int, ...], classifier: layers.Dense, frames: int = CLIP_LENGTH,
+                   units: int = 64, dropout: float = 0.5) -> keras.Model:
+    """CNN+LSTM (the seed's `fine_tune((12,48,48,1))`): each frame's features are embedded and
+    an LSTM reads the sequence; its state at each frame sets how much that frame counts."""
     inputs = keras.Input((frames, *feature_shape), name="features")
     x = layers.TimeDistributed(layers.Flatten(), name="flatten")(inputs)
     x = layers.Dropout(dropout, name="dropout_in")(x)
     x = layers.TimeDistributed(layers.Dense(units, activation="relu"), name="embed")(x)
-    x = layers.LSTM(units, name="lstm")(x)
+    x = layers.LSTM(units, return_sequences=True, name="lstm")(x)
     x = layers.Dropout(dropout, name="dropout_out")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="scores")(x)
-    return keras.Model(inputs, outputs, name="lstm")
+    return keras.Model(inputs, _weighted_frame_scores(inputs, _frame_weight(x, "weight"), classifier), name="lstm")
 
 
 def _conv3d(x, filters: int, kernel: int, name: str):
@@ -104,20 +129,21 @@ def _conv3d(x, filters: int, kernel: int, name: str):
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
-def make_c3d_head(feature_shape: tuple[int, ...], frames: int = CLIP_LENGTH, width: int = 32,
-                  dropout: float = 0.5, num_classes: int = len(LABELS)) -> keras.Model:
+def make_c3d_head(feature_shape: tuple[int, ...], classifier: layers.Dense, frames: int = CLIP_LENGTH,
+                  width: int = 32, dropout: float = 0.5) -> keras.Model:
     """C3D (Tran et al. 2015) scaled down: 3x3x3 convolutions over time and space, on the
     (frames, 6, 6, 272) volume of per-frame feature maps rather than on pixels, so that it
-    trains on CPU and runs in a few milliseconds per clip."""
+    trains on CPU and runs in a few milliseconds per clip; time is not pooled, and the output
+    at each frame sets how much that frame counts."""
     inputs = keras.Input((frames, *feature_shape), name="features")
-    x = _conv3d(inputs, width, 1, "c3d1")  # channel reduction, 272 -> width
+    x = layers.Dropout(dropout, name="dropout_in")(inputs)
+    x = _conv3d(x, width, 1, "c3d1")  # channel reduction, 272 -> width
     x = _conv3d(x, width, 3, "c3d2")
-    x = layers.MaxPooling3D(2, name="pool3d")(x)
+    x = layers.MaxPooling3D((1, 2, 2), name="pool3d")(x)
     x = _conv3d(x, 2 * width, 3, "c3d3")
-    x = layers.Flatten(name="flatten")(x)
-    x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="scores")(x)
-    return keras.Model(inputs, outputs, name="c3d")
+    x = layers.TimeDistributed(layers.Flatten(), name="flatten")(x)
+    x = layers.Dropout(dropout, name="dropout_out")(x)
+    return keras.Model(inputs, _weighted_frame_scores(inputs, _frame_weight(x, "weight"), classifier), name="c3d")
 
 
 CLIP_HEADS = {"lstm": make_lstm_head, "c3d": make_c3d_head}
