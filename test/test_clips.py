@@ -190,6 +190,23 @@ def test_clip_stage_buffers_per_track_slides_by_stride_and_drops_gaps():
     assert stage.process(_faces(aligner, 0.0, [1]), stamp=12) == []
 
 
+def test_clip_heads_on_the_image_models_feature_maps_give_the_whole_models_scores():
+    """The node's fast path: the image model's feature maps, computed for the per-frame result
+    anyway, go to the clip models' heads; the scores equal the whole models' on the crops."""
+    aligner, image_model = FaceAligner(), EmotionClassifier()
+    models = {name: EmotionClassifier(path) for name, path in SHIPPED_CLIP_MODELS.items()}
+    fast, slow = ClipStage(models, 12, 12, image_model), ClipStage(models, 12, 12)
+    assert fast.needs_features and not slow.needs_features
+    for frame in range(12):
+        faces = _faces(aligner, frame / 60, [5])
+        _, features = image_model.scores_and_features([faces[0].face.crop])
+        with_features = [FaceResult(5, faces[0].face, "", 0.0, np.zeros(7), features[0])]
+        fast_results, slow_results = fast.process(with_features, frame), slow.process(faces, frame)
+    assert [r.model for r in fast_results] == [r.model for r in slow_results] == list(models)
+    for a, b in zip(fast_results, slow_results):
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
+
+
 def test_longer_clip_length_samples_12_frames_evenly():
     aligner = FaceAligner()
     stage = ClipStage({"c3d": EmotionClassifier(SHIPPED_CLIP_MODELS["c3d"])}, length=24, stride=24)

@@ -73,17 +73,22 @@ def component_times(repeat: int) -> dict:
     return {"detect_ms": median_ms(aligner.detector.detect, greys, repeat),
             "align_ms": median_ms(align, pairs, repeat),
             "classify_ms": median_ms(lambda c: classifier.scores(c[None]), crops, repeat),
-            **{f"clip_stage_ms_{name}": clip_stage_ms(aligner, name, repeat) for name in ("lstm", "c3d", "both")}}
+            **{f"clip_stage_ms_{name}": clip_stage_ms(aligner, classifier, name, repeat)
+               for name in ("lstm", "c3d", "both")}}
 
 
-def clip_stage_ms(aligner, clip_model: str, frames: int) -> float:
+def clip_stage_ms(aligner, classifier, clip_model: str, frames: int) -> float:
     """Mean time the clip stage adds per frame, one tracked face, the node's default length and stride."""
     from fer_ros.emotion_node import PARAMETERS, EmotionNode
     from fer_ros.pipeline import FaceResult
 
     params = {name: spec.default for name, spec in PARAMETERS.items()} | {"clip_model": clip_model}
-    stage = EmotionNode._clip_stage(params)
-    faces = [[FaceResult(1, aligner.faces(f)[0], "", 0.0, np.zeros(7))] for f in one_face_frames(60)]
+    stage = EmotionNode._clip_stage(params, classifier)
+    faces = []
+    for frame in one_face_frames(60):
+        face = aligner.faces(frame)[0]
+        scores, features = classifier.scores_and_features([face.crop])
+        faces.append([FaceResult(1, face, "", 0.0, scores[0], features[0] if stage.needs_features else None)])
     for i in range(WARMUP):
         stage.process(faces[i % len(faces)], i)
     start = time.perf_counter()

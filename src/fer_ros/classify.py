@@ -15,6 +15,9 @@ class EmotionClassifier:
 
     The model runs through one compiled TensorFlow function with a fixed input signature:
     `model.predict()` costs milliseconds of set-up per call, too much per camera frame.
+    An image model also returns each face's feature map (`scores_and_features`), and a clip
+    model built on the same feature extractor can classify a clip from those maps alone
+    (`scores_from_features`): the clip stage then costs a clip head, not 12 more passes.
     """
 
     def __init__(self, model_dir: Path | str = SHIPPED_IMAGE_MODEL):
@@ -30,7 +33,7 @@ class EmotionClassifier:
         import keras  # heavy: imported only when a model is really loaded
         import tensorflow as tf
 
-        import fer_training.models  # noqa: F401  (registers the custom layers for loading)
+        from fer_training.models import FEATURE_LAYER  # also registers the custom layers for loading
         try:
             model = keras.saving.load_model(path, compile=False)
         except Exception as e:  # Keras raises many types for a damaged zip/h5
@@ -40,8 +43,16 @@ class EmotionClassifier:
                                  f"lists {len(self.labels)} labels")
         if tuple(model.input_shape[1:]) != self.input_shape:
             raise ModelFileError(f"{path} takes input {model.input_shape[1:]} but its card says {self.input_shape}")
-        self._run = tf.function(lambda x: model(x, training=False), input_signature=[
-            tf.TensorSpec([None, *self.input_shape], tf.float32)])
+        self.trunk, self._head = _trunk_and_head(model, FEATURE_LAYER)
+        signature = [tf.TensorSpec([None, *self.input_shape], tf.float32)]
+        self._run = tf.function(lambda x: model(x, training=False), input_signature=signature)
+        self._run_with_features = None
+        if self._head is None and self.trunk is not None:
+            both = keras.Model(model.input, [model.output, self.trunk.output])
+            self._run_with_features = tf.function(lambda x: both(x, training=False), input_signature=signature)
+        if self._head is not None:
+            self._run_head = tf.function(lambda f: self._head(f, training=False), input_signature=[
+                tf.TensorSpec([None, *self._head.input_shape[1:]], tf.float32)])
         self.scores(np.zeros((1, *self.input_shape), np.uint8))  # trace now, not on frame 1
 
     def scores(self, faces: np.ndarray | list[np.ndarray]) -> np.ndarray:
@@ -51,7 +62,38 @@ class EmotionClassifier:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         return self._run(batch).numpy()
 
+    def scores_and_features(self, faces: np.ndarray | list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and feature maps (N x 6 x 6 x 272) of N faces, for an image model."""
+        batch = np.asarray(faces, dtype=np.float32).reshape(-1, *self.input_shape)
+        if len(batch) == 0:
+            return self.scores(batch), np.zeros((0, *self.trunk.output_shape[1:]), np.float32)
+        scores, features = self._run_with_features(batch)
+        return scores.numpy(), features.numpy()
+
+    def shares_features_with(self, image_model: "EmotionClassifier") -> bool:
+        """True when this clip model's feature extractor is the image model's, weight for weight."""
+        if self._head is None or image_model._run_with_features is None:
+            return False
+        mine, theirs = self.trunk.get_weights(), image_model.trunk.get_weights()
+        return len(mine) == len(theirs) and all(np.array_equal(a, b) for a, b in zip(mine, theirs))
+
+    def scores_from_features(self, features: np.ndarray) -> np.ndarray:
+        """A clip model's scores for N clips given as N x frames x feature maps."""
+        return self._run_head(np.asarray(features, dtype=np.float32)).numpy()
+
     def scores_batched(self, faces: np.ndarray, batch_size: int = 512) -> np.ndarray:
         """Scores for a large set of faces, a batch at a time (evaluation)."""
         parts = [self.scores(faces[i:i + batch_size]) for i in range(0, len(faces), batch_size)]
         return np.concatenate(parts) if parts else self.scores([])
+
+
+def _trunk_and_head(model, feature_layer: str) -> tuple:
+    """(feature extractor, None) of an image model, (feature extractor, head) of a clip model
+    (fer_training.models.make_clip_model), (None, None) of a model of another shape."""
+    if "trunk" in [layer.name for layer in model.layers]:
+        return model.get_layer("trunk").layer, model.layers[-1]
+    if feature_layer in [layer.name for layer in model.layers]:
+        import keras
+
+        return keras.Model(model.input, model.get_layer(feature_layer).output), None
+    return None, None

@@ -88,7 +88,8 @@ class EmotionNode(Node):
         self.pipeline = EmotionPipeline(
             FaceAligner(detector, p["x_factor"], p["y_factor"], p["max_faces"]), self.classifier,
             IouTracker(p["track_min_iou"], p["track_max_missed"]), p["detect_every"])
-        self.clip_stage = self._clip_stage(p)
+        self.clip_stage = self._clip_stage(p, self.classifier)
+        self.pipeline.with_features = bool(self.clip_stage and self.clip_stage.needs_features)
         self.add_on_set_parameters_callback(refuse_invalid(PARAMETERS, self._apply))
         self.stats = FrameStats()
         self.clips_published = 0
@@ -115,7 +116,7 @@ class EmotionNode(Node):
                                f"clip models: {clip_models}")
 
     @staticmethod
-    def _clip_stage(p: dict) -> ClipStage | None:
+    def _clip_stage(p: dict, image_model: EmotionClassifier) -> ClipStage | None:
         if p["clip_model"] == "none":
             return None
         names = ("lstm", "c3d") if p["clip_model"] == "both" else (p["clip_model"],)
@@ -123,7 +124,7 @@ class EmotionNode(Node):
             raise ParameterError("parameter 'clip_model_dir' needs clip_model lstm or c3d, not both")
         models = {n: EmotionClassifier(p["clip_model_dir"] or SHIPPED_CLIP_MODELS[n]) for n in names}
         try:
-            return ClipStage(models, p["clip_length"], p["clip_stride"])
+            return ClipStage(models, p["clip_length"], p["clip_stride"], image_model)
         except ValueError as e:
             raise ParameterError(f"parameter 'clip_length': {e}") from e
 

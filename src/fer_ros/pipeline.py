@@ -19,6 +19,7 @@ class FaceResult:
     label: str
     confidence: float
     scores: np.ndarray
+    features: np.ndarray | None = None  # the image model's feature map, when the clip stage uses it
 
 
 class EmotionPipeline:
@@ -27,11 +28,12 @@ class EmotionPipeline:
     boxes (`FaceAligner.follow`)."""
 
     def __init__(self, aligner: FaceAligner, classifier: EmotionClassifier,
-                 tracker: IouTracker | None = None, detect_every: int = 1):
+                 tracker: IouTracker | None = None, detect_every: int = 1, with_features: bool = False):
         self.aligner = aligner
         self.classifier = classifier
         self.tracker = tracker or IouTracker()
         self.detect_every = detect_every
+        self.with_features = with_features
         self._frames_since_detection = 0
         self._last: list[AlignedFace] = []
 
@@ -47,10 +49,14 @@ class EmotionPipeline:
             faces = self.aligner.faces(image)
             self._frames_since_detection = 0
         self._last = faces
-        scores = self.classifier.scores([f.crop for f in faces])
+        crops = [f.crop for f in faces]
+        if self.with_features:
+            scores, features = self.classifier.scores_and_features(crops)
+        else:
+            scores, features = self.classifier.scores(crops), [None] * len(faces)
         ids = self.tracker.update([f.box for f in faces])
         results = []
-        for track_id, face, s in zip(ids, faces, scores):
+        for track_id, face, s, f in zip(ids, faces, scores, features):
             top = int(np.argmax(s))
-            results.append(FaceResult(track_id, face, self.labels[top], float(s[top]), s))
+            results.append(FaceResult(track_id, face, self.labels[top], float(s[top]), s, f))
         return results
