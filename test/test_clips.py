@@ -221,8 +221,11 @@ def test_clip_training_and_evaluation_commands_end_to_end(tmp_path):
         assert run("fer-make-clips", "--out", str(tmp_path), "--splits", split, "--limit", "21").returncode == 0
         assert run("create_list", "-s", str(tmp_path / split), "-d", str(tmp_path / f"{split}.csv")).returncode == 0
     trained = run("fer-train-clips", "--model", "c3d", "--clips", str(tmp_path / "Training.csv"),
-                  "--val-clips", str(tmp_path / "PublicTest.csv"), "--epochs", "1", "--out", str(tmp_path / "m"))
+                  "--val-clips", str(tmp_path / "PublicTest.csv"), "--epochs", "1", "--fine-tune", "1",
+                  "--out", str(tmp_path / "m"))
     assert trained.returncode == 0, trained.stderr
+    card = json.loads((tmp_path / "m" / METADATA_FILE).read_text())["training"]
+    assert card["epochs"] == 2 and not card["frozen_trunk"]  # 1 epoch of the head, 1 end to end
     report = tmp_path / "report.json"
     plot = tmp_path / "confusion.png"
     evaluated = run("fer-evaluate-clips", "--model", str(tmp_path / "m"), "--clips", str(tmp_path / "PublicTest.csv"),
