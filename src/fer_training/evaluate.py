@@ -22,10 +22,11 @@ NO_FACE = -1
 def score_labelled(classifier: EmotionClassifier, dataset: str, data_dir: Path
                    ) -> tuple[np.ndarray, np.ndarray]:
     """(truth, scores) for jaffe, ckplus or folder:PATH. Full images go through the node's
-    detector and aligner (largest face); an image without a face found has NaN scores."""
+    detector and aligner (largest face); an image without a face found has NaN scores. Images
+    of an emotion with no FER2013 class (CK+ contempt) have truth -1."""
     aligner = FaceAligner()
     truth, scores = [], []
-    for item in labelled_images(dataset, data_dir):
+    for item in labelled_images(dataset, data_dir, with_unmapped=True):
         if item.is_crop:
             crop = cv2.resize(to_grey(item.image), (FACE_SIZE, FACE_SIZE), interpolation=cv2.INTER_AREA)
         else:
@@ -44,7 +45,14 @@ def evaluate(classifier: EmotionClassifier, dataset: str, data_dir: Path) -> dic
         scores = classifier.scores_batched(images)
     else:
         truth, scores = score_labelled(classifier, dataset, data_dir)
-    return build_report(dataset, classifier.name, list(classifier.labels), truth, scores)
+    other = truth < 0
+    report = build_report(dataset, classifier.name, list(classifier.labels), truth[~other], scores[~other])
+    if other.any():  # left out of every figure above; what the model calls them
+        answers = np.argmax(np.nan_to_num(scores[other]), axis=1)
+        found = ~np.isnan(scores[other]).any(axis=1)
+        report["no_fer_class"] = {"n": int(other.sum()), "detected": int(found.sum()), "predicted": {
+            label: int(np.sum(answers[found] == i)) for i, label in enumerate(classifier.labels)}}
+    return report
 
 
 def build_report(dataset: str, model: str, labels: list[str], truth: np.ndarray, scores: np.ndarray) -> dict:
@@ -91,5 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{report['dataset']}: accuracy {report['accuracy']:.4f} on {report['n']} images, "
           f"{report['detected']} faces found, macro F1 {report['macro_f1']:.4f}, ECE {report['ece']:.4f} "
           f"({report['model']})")
+    if "no_fer_class" in report:
+        other = report["no_fer_class"]
+        print(f"{other['n']} images of an emotion outside the 7 classes (e.g. contempt), left out above; "
+              f"the model called them: {', '.join(f'{k} {v}' for k, v in other['predicted'].items())}")
     write_outputs(report, args.json, args.plot)
     return 0

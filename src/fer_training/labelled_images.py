@@ -47,13 +47,14 @@ def parse_label(text: str) -> int:
     raise ValueError(f"unknown label {text!r}; expected one of {list(LABELS)} or 0-6")
 
 
-def _from_csv(root: Path, path: Path, label_column: str, is_crop: bool | None) -> Iterator[LabelledImage]:
+def _from_csv(root: Path, path: Path, label_column: str, is_crop: bool | None,
+              with_unmapped: bool = False) -> Iterator[LabelledImage]:
     if not path.is_file():
         raise FileNotFoundError(f"labels file not found: {path}")
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
             label = parse_label(row[label_column])
-            if label >= 0:
+            if label >= 0 or with_unmapped:
                 image = read_image(root / row["file"])
                 crop = max(image.shape[:2]) <= 64 if is_crop is None else is_crop
                 yield LabelledImage(row["file"], image, label, crop)
@@ -73,15 +74,18 @@ def _from_folder(root: Path) -> Iterator[LabelledImage]:
                                     is_crop=max(image.shape[:2]) <= 64)
 
 
-def labelled_images(dataset: str, data_dir: Path, labels_csv: Path | None = None) -> Iterator[LabelledImage]:
-    """The images of `dataset` (jaffe, ckplus or folder:PATH) in a fixed order."""
+def labelled_images(dataset: str, data_dir: Path, labels_csv: Path | None = None,
+                    with_unmapped: bool = False) -> Iterator[LabelledImage]:
+    """The images of `dataset` (jaffe, ckplus or folder:PATH) in a fixed order; with
+    `with_unmapped`, also those whose emotion has no FER2013 class (label -1: CK+ contempt)."""
     if dataset == "jaffe":
         root = Path(data_dir) / "jaffe"
         return _from_csv(root, root / "labels.csv", "label", is_crop=False)
     if dataset == "ckplus":
         root = Path(data_dir) / "ckplus48"
-        return _from_csv(root, root / "labels.csv", "fer_label", is_crop=True)
+        return _from_csv(root, root / "labels.csv", "fer_label", is_crop=True, with_unmapped=with_unmapped)
     if dataset.startswith("folder:"):
         root = Path(dataset.split(":", 1)[1])
-        return _from_folder(root) if labels_csv is None else _from_csv(root, labels_csv, "label", None)
+        return _from_folder(root) if labels_csv is None else _from_csv(root, labels_csv, "label", None,
+                                                                         with_unmapped)
     raise ValueError(f"unknown dataset {dataset!r}; expected jaffe, ckplus or folder:PATH")

@@ -1,0 +1,60 @@
+"""fer-evaluate on small labelled folders of real faces written by the test."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_ros.classify import EmotionClassifier
+from fer_ros.labels import LABELS
+from fer_training.evaluate import main as evaluate_main
+from fer_training.fer2013 import default_data_dir, load_split
+
+
+@pytest.fixture(scope="module")
+def tiles():
+    """Three PublicTest faces of each class (real faces, known labels)."""
+    images, labels = load_split(default_data_dir(), "PublicTest")
+    picked = np.concatenate([np.flatnonzero(labels == c)[:3] for c in range(len(LABELS))])
+    return images[picked], labels[picked]
+
+
+def test_folder_dataset_counts_confusion_json_and_plot(tmp_path, tiles):
+    images, labels = tiles
+    root = tmp_path / "faces"
+    for i, (image, label) in enumerate(zip(images, labels)):
+        (root / LABELS[label]).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / LABELS[label] / f"{i:02d}.png"), image)
+    # A full-size picture without a face: goes through the detector, counts as wrong.
+    cv2.imwrite(str(root / "happy" / "zz_blank.png"), np.full((256, 256), 128, np.uint8))
+    report_path, plot = tmp_path / "report.json", tmp_path / "confusion.png"
+    assert evaluate_main(["--dataset", f"folder:{root}", "--json", str(report_path), "--plot", str(plot)]) == 0
+    report = json.loads(report_path.read_text())
+    assert {"dataset", "n", "accuracy", "per_class", "macro_f1", "confusion", "detected", "ece"} <= set(report)
+    assert report["n"] == len(images) + 1 and report["detected"] == len(images)
+    predicted = EmotionClassifier().scores(images).argmax(axis=1)
+    expected = np.zeros((7, 7), int)
+    np.add.at(expected, (labels, predicted), 1)
+    assert report["confusion"] == expected.tolist()
+    assert report["accuracy"] == pytest.approx(np.sum(predicted == labels) / (len(images) + 1))
+    assert report["per_class"]["happy"]["support"] == 3  # the face-less picture is not in the matrix
+    png = cv2.imread(str(plot))
+    assert png is not None and png.shape[0] > 200 and png.shape[1] > 200
+
+
+def test_emotions_without_a_fer_class_are_reported_apart(tmp_path, tiles):
+    images, labels = tiles
+    rows = ["file,label"]
+    for i, (image, label) in enumerate(zip(images[:6], labels[:6])):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), image)
+        rows.append(f"{i}.png,{LABELS[label] if i < 4 else -1}")  # the last two: "contempt"
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    from fer_training.evaluate import evaluate
+    from fer_training.labelled_images import labelled_images
+
+    assert len(list(labelled_images(f"folder:{tmp_path}", tmp_path, tmp_path / "labels.csv"))) == 4
+    classifier = EmotionClassifier()
+    report = evaluate(classifier, "ckplus", default_data_dir())
+    assert report["n"] == 927 and report["no_fer_class"]["n"] == 54
+    assert sum(report["no_fer_class"]["predicted"].values()) == 54
