@@ -19,6 +19,7 @@ NODES = {
 TOOLS = {
     "fer-train-image": "fer_training.train_image:main",
     "fer-evaluate": "fer_training.evaluate:main",
+    "fer-calibrate": "fer_training.calibrate:main",
     "fer-preprocess-fer2013": "fer_training.preprocess_fer2013:main",
     "fer-make-bag": "fer_training.make_bag:main",
     "fer-eval-bag": "fer_training.eval_bag:main",

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fer_ros.align import get_faces
-from fer_ros.classify import EmotionClassifier
+from fer_ros.classify import EmotionClassifier, apply_temperature
 from fer_ros.labels import LABELS
 from fer_ros.model_files import METADATA_FILE, MODEL_FILE, SHIPPED_IMAGE_MODEL, ModelFileError
 from fer_ros.sample_clip import face_photo
@@ -73,3 +73,44 @@ def test_missing_or_mismatched_card_is_refused(tmp_path):
     (tmp_path / METADATA_FILE).write_text(json.dumps(card))
     with pytest.raises(ModelFileError, match="gives 7 scores but its card lists 6 labels"):
         EmotionClassifier(tmp_path)
+
+
+def test_shipped_model_loads_with_its_temperature_and_scores_sum_to_1(classifier):
+    card = json.loads((SHIPPED_IMAGE_MODEL / METADATA_FILE).read_text())
+    assert classifier.temperature == card["temperature"] == card["calibration"]["temperature"]
+    images, _ = load_split(default_data_dir(), "PublicTest")
+    scores = classifier.scores(images[:20])
+    np.testing.assert_allclose(scores.sum(axis=1), 1.0, atol=1e-5)
+    # The temperature softens the raw scores without changing a single label.
+    classifier.temperature = 1.0
+    raw = classifier.scores(images[:20])
+    classifier.temperature = card["temperature"]
+    assert np.array_equal(raw.argmax(axis=1), scores.argmax(axis=1))
+    assert (scores.max(axis=1) < raw.max(axis=1)).all() if card["temperature"] > 1 else True
+
+
+def test_fitted_temperature_undoes_a_known_over_confidence():
+    from fer_training.calibrate import fit_temperature
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 7, 4000)
+    logits = rng.normal(0, 1, (4000, 7))
+    logits[np.arange(4000), truth] += 1.5
+    # The true posterior of this draw is softmax(1.5 x logits): calibrated by construction.
+    calibrated = np.exp(1.5 * logits) / np.exp(1.5 * logits).sum(axis=1, keepdims=True)
+    over_confident = apply_temperature(calibrated, 0.5)  # logits doubled
+    assert abs(fit_temperature(over_confident, truth) - 2.0) < 0.15
+    assert abs(fit_temperature(calibrated, truth) - 1.0) < 0.1
+
+
+def test_flip_averages_a_face_with_its_mirror_image():
+    images, _ = load_split(default_data_dir(), "PublicTest")
+    plain, flipped = EmotionClassifier(), EmotionClassifier(flip=True)
+    assert flipped.name.endswith("+flip")
+    both = flipped.scores(images[:8])
+    plain.temperature = 1.0  # the mean is taken of raw scores, then calibrated
+    raw = (plain.scores(images[:8]) + plain.scores(images[:8, :, ::-1])) / 2
+    expected = apply_temperature(raw, flipped.temperature)
+    np.testing.assert_allclose(both, expected, atol=1e-5)
+    scores, features = flipped.scores_and_features(images[:3])
+    assert scores.shape == (3, 7) and features.shape == (3, 6, 6, 272)

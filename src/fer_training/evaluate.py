@@ -92,10 +92,11 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"{', '.join(FER2013_DATASETS)}, jaffe, ckplus or folder:PATH")
     p.add_argument("--data-dir", type=Path, default=default_data_dir())
     p.add_argument("--model", type=Path, default=SHIPPED_IMAGE_MODEL, help="model folder")
+    p.add_argument("--flip", action="store_true", help="average each face's scores with its mirror image's")
     p.add_argument("--json", type=Path, help="write the report here")
     p.add_argument("--plot", type=Path, help="write the normalised confusion matrix here (PNG)")
     args = p.parse_args(argv)
-    report = evaluate(EmotionClassifier(args.model), args.dataset, args.data_dir)
+    report = evaluate(EmotionClassifier(args.model, args.flip), args.dataset, args.data_dir)
     print(f"{report['dataset']}: accuracy {report['accuracy']:.4f} on {report['n']} images, "
           f"{report['detected']} faces found, macro F1 {report['macro_f1']:.4f}, ECE {report['ece']:.4f} "
           f"({report['model']})")
