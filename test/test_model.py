@@ -78,6 +78,7 @@ def test_missing_or_mismatched_card_is_refused(tmp_path):
 def test_shipped_model_loads_with_its_temperature_and_scores_sum_to_1(classifier):
     card = json.loads((SHIPPED_IMAGE_MODEL / METADATA_FILE).read_text())
     assert classifier.temperature == card["temperature"] == card["calibration"]["temperature"]
+    assert EmotionClassifier(flip=True).temperature == card["temperature_flip"]
     images, _ = load_split(default_data_dir(), "PublicTest")
     scores = classifier.scores(images[:20])
     np.testing.assert_allclose(scores.sum(axis=1), 1.0, atol=1e-5)

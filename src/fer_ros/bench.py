@@ -59,7 +59,7 @@ def component_times(repeat: int) -> dict:
     from fer_ros.classify import EmotionClassifier
     from fer_ros.image_ops import to_grey
 
-    aligner, classifier = FaceAligner(), EmotionClassifier()
+    aligner, classifier, flipping = FaceAligner(), EmotionClassifier(), EmotionClassifier(flip=True)
     greys = [to_grey(f) for f in one_face_frames(60)]
     boxes = [aligner.detector.detect(g)[0] for g in greys]
     pairs = list(zip(greys, boxes))
@@ -73,6 +73,7 @@ def component_times(repeat: int) -> dict:
     return {"detect_ms": median_ms(aligner.detector.detect, greys, repeat),
             "align_ms": median_ms(align, pairs, repeat),
             "classify_ms": median_ms(lambda c: classifier.scores(c[None]), crops, repeat),
+            "classify_flip_ms": median_ms(lambda c: flipping.scores(c[None]), crops, repeat),
             **{f"clip_stage_ms_{name}": clip_stage_ms(aligner, classifier, name, repeat)
                for name in ("lstm", "c3d", "both")}}
 

@@ -26,7 +26,7 @@ class EmotionClassifier:
         model_dir = Path(model_dir)
         self.card = read_metadata(model_dir)
         # Fitted on PublicTest by fer-calibrate, so that `confidence` matches how often it is right.
-        self.temperature = float(self.card.get("temperature", 1.0))
+        self.temperature = float(self.card.get("temperature_flip" if flip else "temperature", 1.0))
         if not self.temperature > 0:  # also NaN
             raise ModelFileError(f"model card in {model_dir}: temperature must be > 0, got {self.temperature}")
         self.flip = flip

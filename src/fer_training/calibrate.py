@@ -1,5 +1,6 @@
 """fer-calibrate: fit the temperature of an image model on FER2013 PublicTest and write it into
-its model card, so that a face's `confidence` matches how often such answers are right.
+its model card, so that a face's `confidence` matches how often such answers are right; and a
+second one for the scores averaged with the mirror image's (`flip_tta`), which are softer.
 
 The temperature T divides the model's logits (softmax(logits / T)); it changes no label. Fitted
 by minimising the negative log-likelihood on PublicTest (the selection split); expected
@@ -40,22 +41,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", type=Path, default=default_data_dir(), help="folder holding fer2013/")
     p.add_argument("--json", type=Path, help="write the figures here")
     args = p.parse_args(argv)
-    classifier = EmotionClassifier(args.model)
-    classifier.temperature = 1.0  # fit on the raw scores, whatever the card says now
-    raw = {split: (classifier.scores_batched(load_split(args.data_dir, split)[0]), load_split(args.data_dir, split)[1])
-           for split in ("PublicTest", "PrivateTest")}
-    temperature = fit_temperature(*raw["PublicTest"])
-    figures = {"temperature": temperature, "fitted_on": "PublicTest"}
-    for split, (scores, truth) in raw.items():
-        figures[f"ece_{split}_before"] = ece(scores, truth)
-        figures[f"ece_{split}_after"] = ece(apply_temperature(scores, temperature), truth)
     card_path = args.model / METADATA_FILE
     card = json.loads(card_path.read_text())
-    card["temperature"] = temperature
+    figures: dict = {"fitted_on": "PublicTest"}
+    for flip, key in ((False, "temperature"), (True, "temperature_flip")):
+        classifier = EmotionClassifier(args.model, flip)
+        classifier.temperature = 1.0  # fit on the raw scores, whatever the card says now
+        raw = {split: (classifier.scores_batched(load_split(args.data_dir, split)[0]),
+                       load_split(args.data_dir, split)[1]) for split in ("PublicTest", "PrivateTest")}
+        temperature = fit_temperature(*raw["PublicTest"])
+        card[key] = figures[key] = temperature
+        for split, (scores, truth) in raw.items():
+            figures[f"ece_{split}{'_flip' if flip else ''}_before"] = ece(scores, truth)
+            figures[f"ece_{split}{'_flip' if flip else ''}_after"] = ece(apply_temperature(scores, temperature), truth)
+        print(f"{key} {temperature:.2f} (fitted on PublicTest); ECE (15 bins) " + ", ".join(
+            f"{s} {figures[f'ece_{s}' + ('_flip' if flip else '') + '_before']:.4f} -> "
+            f"{figures[f'ece_{s}' + ('_flip' if flip else '') + '_after']:.4f}" for s in raw))
     card["calibration"] = figures
     card_path.write_text(json.dumps(card, indent=2) + "\n")
-    print(f"temperature {temperature:.2f} (fitted on PublicTest) written to {card_path}; ECE (15 bins) "
-          + ", ".join(f"{s} {figures[f'ece_{s}_before']:.4f} -> {figures[f'ece_{s}_after']:.4f}" for s in raw))
+    print(f"written to {card_path}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1) + "\n")
     return 0
