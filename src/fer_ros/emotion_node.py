@@ -229,7 +229,8 @@ class EmotionNode(Node):
             header=source.header, track_id=clip.track_id, start_stamp=clip.start_stamp, end_stamp=clip.end_stamp,
             frame_count=clip.frame_count, model=clip.model,
             label=clip.label if clip.confidence >= self.params["confidence_threshold"] else UNKNOWN,
-            confidence=clip.confidence, scores=clip.scores.astype(float).tolist(), labels=list(self.pipeline.labels))
+            confidence=clip.confidence, scores=clip.scores.astype(float).tolist(),
+            labels=list(self.clip_stage.models[clip.model].labels))
 
     def publish_diagnostics(self) -> None:
         s = self.stats.snapshot()
