@@ -35,6 +35,32 @@ def test_training_command_writes_a_loadable_model(tmp_path, monkeypatch):
     assert EmotionClassifier(tmp_path).scores(np.zeros((2, 48, 48), np.uint8)).shape == (2, 7)
 
 
+def test_training_resumes_from_its_checkpoint_with_the_new_options(tmp_path, monkeypatch):
+    monkeypatch.setattr(train_image, "load_split",
+                        lambda data_dir, split: tuple(a[::90] for a in load_split(data_dir, split)))
+    options = ["--out", str(tmp_path), "--epochs", "3", "--verbose", "0", "--resume", "--erase", "0.5",
+               "--brightness", "0.2", "--class-weight", "sqrt"]
+    train_image.main([*options, "--time-budget", "0.001"])  # stops after epoch 1, keeps its checkpoint
+    state = json.loads((tmp_path / "checkpoint.json").read_text())
+    assert state["epochs_done"] == 1 and not (tmp_path / "model.keras").exists()
+    train_image.main(options)
+    card = json.loads((tmp_path / METADATA_FILE).read_text())["training"]
+    assert card["epochs"] == 3 and "--class-weight sqrt" in card["command"]
+    assert not (tmp_path / "checkpoint.keras").exists() and (tmp_path / "model.keras").exists()
+
+
+def test_class_weights_and_new_augmentations():
+    labels = np.array([0] * 90 + [1] * 10)
+    weights = train_image.class_weights(labels, "balanced", 2)
+    assert np.allclose(weights * np.bincount(labels), 50.0)  # each class weighs the same in total
+    assert np.allclose(train_image.class_weights(labels, "none", 2), 1.0)
+    images, _ = load_split(default_data_dir(), "PublicTest")
+    plain = augment(images[:64], np.random.default_rng(3))
+    assert np.array_equal(plain, augment(images[:64], np.random.default_rng(3), brightness=0.0, erase=0.0))
+    erased = augment(images[:64], np.random.default_rng(3), erase=1.0)
+    assert np.mean(np.any(erased != plain, axis=(1, 2))) == 1.0  # every image got a rectangle
+
+
 def test_preprocess_writes_a_drop_in_data_folder(tmp_path):
     from fer_training.preprocess_fer2013 import main as preprocess
 

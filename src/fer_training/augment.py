@@ -9,8 +9,13 @@ import numpy as np
 
 
 def augment(images: np.ndarray, rng: np.random.Generator, max_rotation_deg: float = 10.0,
-            max_shift: float = 0.1, max_zoom: float = 0.1) -> np.ndarray:
-    """Random flip, rotation, shift and zoom of uint8 N x H x W grey images."""
+            max_shift: float = 0.1, max_zoom: float = 0.1, brightness: float = 0.0,
+            erase: float = 0.0) -> np.ndarray:
+    """Random flip, rotation, shift and zoom of uint8 N x H x W grey images; with `brightness`
+    b > 0 also contrast x[1-b, 1+b] and brightness +-128 b; with `erase` p > 0, a random
+    rectangle (2-20 % of the image) of noise in a fraction p of them (random erasing, for
+    occlusion by hands and glasses). At 0 (the defaults) no random numbers are drawn for them,
+    so earlier runs reproduce."""
     n, h, w = images.shape
     out = np.empty_like(images)
     angles = rng.uniform(-max_rotation_deg, max_rotation_deg, n)
@@ -23,4 +28,14 @@ def augment(images: np.ndarray, rng: np.random.Generator, max_rotation_deg: floa
         m[:, 2] += shifts[i]
         src = images[i, :, ::-1] if flips[i] else images[i]
         out[i] = cv2.warpAffine(np.ascontiguousarray(src), m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    if brightness > 0:
+        gain = rng.uniform(1 - brightness, 1 + brightness, (n, 1, 1))
+        offset = rng.uniform(-128 * brightness, 128 * brightness, (n, 1, 1))
+        out = np.clip(out * gain + offset, 0, 255).astype(np.uint8)
+    if erase > 0:
+        for i in np.flatnonzero(rng.random(n) < erase):
+            area, aspect = rng.uniform(0.02, 0.2) * h * w, np.exp(rng.uniform(np.log(0.3), np.log(3.3)))
+            eh, ew = min(h, int(round(np.sqrt(area * aspect)))), min(w, int(round(np.sqrt(area / aspect))))
+            y, x = rng.integers(0, h - eh + 1), rng.integers(0, w - ew + 1)
+            out[i, y:y + eh, x:x + ew] = rng.integers(0, 256, (eh, ew))
     return out
