@@ -252,3 +252,15 @@ def test_clip_stage_parameters_turn_it_off_choose_models_and_refuse_bad_combinat
                                 image_model)
     with pytest.raises(ParameterError, match="clip_length"):
         EmotionNode._clip_stage(defaults | {"clip_length": 8}, image_model)
+
+
+def test_annotated_image_shows_the_last_clip_result_under_the_box():
+    from fer_ros.annotate import draw_results
+
+    frame = face_frame(0.0)
+    results = _faces(FaceAligner(), 0.0, [4])
+    plain, with_clip = draw_results(frame, results), draw_results(frame, results, {4: "clip lstm: happy 0.70"})
+    rows = np.flatnonzero(np.any(plain != with_clip, axis=(1, 2)))
+    box = results[0].face.box
+    assert len(rows) and rows.min() > box.y + box.h  # drawn below the box only
+    assert np.array_equal(draw_results(frame, results, {9: "other track"}), plain)

@@ -6,9 +6,11 @@ import numpy as np
 from fer_ros.pipeline import FaceResult
 
 
-def draw_results(bgr: np.ndarray, results: list[FaceResult]) -> np.ndarray:
-    """A copy of `bgr` with each face's box, eyes, track id, label and confidence."""
+def draw_results(bgr: np.ndarray, results: list[FaceResult], clips: dict[int, str] | None = None) -> np.ndarray:
+    """A copy of `bgr` with each face's box, eyes, track id, label and confidence, and below
+    the box its last clip-level result (`clips`: track id -> text)."""
     out = bgr.copy()
+    clips = clips or {}
     for r in results:
         b = r.face.box
         cv2.rectangle(out, (b.x, b.y), (b.x + b.w, b.y + b.h), (0, 255, 0), 2)
@@ -17,4 +19,7 @@ def draw_results(bgr: np.ndarray, results: list[FaceResult]) -> np.ndarray:
         text = f"#{r.track_id} {r.label} {r.confidence:.2f}"
         cv2.putText(out, text, (b.x, max(12, b.y - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
                     (0, 255, 0), 1, cv2.LINE_AA)
+        if r.track_id in clips:
+            cv2.putText(out, clips[r.track_id], (b.x, min(out.shape[0] - 4, b.y + b.h + 16)),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 200, 0), 1, cv2.LINE_AA)
     return out

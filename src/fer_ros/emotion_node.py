@@ -95,6 +95,7 @@ class EmotionNode(Node):
         self.add_on_set_parameters_callback(refuse_invalid(PARAMETERS, self._apply))
         self.stats = FrameStats()
         self.clips_published = 0
+        self._clip_text: dict[int, str] = {}  # last clip result per track, for the annotated image
 
         self.publisher = self.create_publisher(FaceEmotionArray, "emotions", 10)
         self.clip_publisher = self.create_publisher(ClipEmotion, "clip_emotions", 10)
@@ -185,11 +186,14 @@ class EmotionNode(Node):
         for clip in clips:
             self.clip_publisher.publish(self._clip_message(msg, clip))
         self.clips_published += len(clips)
+        present = {r.track_id for r in results}
+        self._clip_text = {t: text for t, text in self._clip_text.items() if t in present} | {
+            c.track_id: f"clip {c.model}: {c.label} {c.confidence:.2f}" for c in clips}
         now_ns = self.get_clock().now().nanoseconds
         self.stats.frame_done((time.monotonic() - start) * 1000.0,
                               (now_ns - (stamp[0] * 1_000_000_000 + stamp[1])) / 1e6, len(results))
         if self.annotated.get_subscription_count() > 0:
-            drawn = draw_results(to_bgr8(pixels), results)
+            drawn = draw_results(to_bgr8(pixels), results, self._clip_text)
             self.annotated.publish(array_to_image(drawn, "bgr8", msg.header))
 
     def _pixels(self, msg: Image | CompressedImage) -> np.ndarray:
