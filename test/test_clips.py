@@ -264,3 +264,13 @@ def test_annotated_image_shows_the_last_clip_result_under_the_box():
     box = results[0].face.box
     assert len(rows) and rows.min() > box.y + box.h  # drawn below the box only
     assert np.array_equal(draw_results(frame, results, {9: "other track"}), plain)
+
+
+def test_a_bad_clip_list_is_refused_with_the_reason(tmp_path):
+    bad = tmp_path / "list.csv"
+    bad.write_text("clip,label,frames\nx,cheerful,x/frame_000.png\n")
+    result = run("fer-evaluate-clips", "--model", "c3d", "--clips", str(bad))
+    assert result.returncode == 2 and "row 2: unknown label 'cheerful'" in result.stderr
+    bad.write_text("clip,label,frames\nx,happy,x/frame_000.png\n")
+    result = run("fer-evaluate-clips", "--clips", str(bad))
+    assert result.returncode == 2 and "do not hold 12 frames" in result.stderr

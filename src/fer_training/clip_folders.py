@@ -81,8 +81,13 @@ def read_list(path: Path) -> list[ListedClip]:
         reader = csv.DictReader(f)
         if tuple(reader.fieldnames or ()) != LIST_HEADER:
             raise ValueError(f"{path} is not a clip list: header {reader.fieldnames}, expected {list(LIST_HEADER)}")
-        return [ListedClip(base / row["clip"], LABELS.index(row["label"]),
-                           tuple(base / p for p in row["frames"].split(";"))) for row in reader]
+        clips = []
+        for number, row in enumerate(reader, start=2):
+            if row["label"] not in LABELS:
+                raise ValueError(f"{path}, row {number}: unknown label {row['label']!r}")
+            clips.append(ListedClip(base / row["clip"], LABELS.index(row["label"]),
+                                    tuple(base / p for p in row["frames"].split(";"))))
+        return clips
 
 
 def load_clips(path: Path, length: int) -> tuple[np.ndarray, np.ndarray]:

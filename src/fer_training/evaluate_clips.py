@@ -8,6 +8,7 @@ mean score) and of its mean per-frame scores.
 """
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     clip_model = EmotionClassifier(SHIPPED_CLIP_MODELS.get(args.model, Path(args.model)))
     frames = clip_model.input_shape[0]
     if args.clips:
-        clips, truth = load_clips(args.clips, frames)
+        try:
+            clips, truth = load_clips(args.clips, frames)
+        except (OSError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         dataset = f"clips:{args.clips}"
     else:
         clips, truth, _ = synthesize_split(args.data_dir, "PrivateTest", args.seed)

@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -116,14 +117,18 @@ class FeatureBatches(keras.utils.PyDataset):
             self.rng.shuffle(self.order)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     keras.utils.set_random_seed(args.seed)
     start = time.time()
     image_model = keras.saving.load_model(args.image_model / MODEL_FILE, compile=False)
     trunk = image_trunk(image_model)
-    x_train, y_train = _clips(args.clips, args.data_dir, "Training", args.seed, args.limit)
-    x_val, y_val = _clips(args.val_clips, args.data_dir, "PublicTest", args.seed, None)
+    try:
+        x_train, y_train = _clips(args.clips, args.data_dir, "Training", args.seed, args.limit)
+        x_val, y_val = _clips(args.val_clips, args.data_dir, "PublicTest", args.seed, None)
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print(f"{len(x_train)} training clips, {len(x_val)} validation clips; computing frame features")
     f_train = frame_features(trunk, x_train, cache_file(args.feature_cache, args.image_model, x_train))
     f_val = frame_features(trunk, x_val, cache_file(args.feature_cache, args.image_model, x_val))
@@ -171,3 +176,4 @@ def main(argv: list[str] | None = None) -> None:
     }
     write_metadata(args.out, arch=f"clip-{args.model}", training=training, input_shape=(CLIP_LENGTH, *INPUT_SHAPE))
     print(json.dumps(training["accuracy"]), f"labels {list(LABELS)}")
+    return 0
