@@ -16,8 +16,9 @@ class EmotionClassifier:
     """Scores for each label of the model card, for a batch of aligned faces, or of clips of
     aligned faces for a clip model (its card's `input` is then frames x 48 x 48 x 1).
 
-    The model runs through one compiled TensorFlow function with a fixed input signature:
-    `model.predict()` costs milliseconds of set-up per call, too much per camera frame.
+    The model runs through one compiled TensorFlow function with a fixed input signature
+    (`model.predict()` costs milliseconds of set-up per call, too much per camera frame), and an
+    image model's faces, up to LITE_MAX_BATCH at a time, through TensorFlow Lite (`LiteModel`).
     An image model also returns each face's feature map (`scores_and_features`), and a clip
     model built on the same feature extractor can classify a clip from those maps alone
     (`scores_from_features`): the clip stage then costs a clip head, not 12 more passes.
