@@ -115,3 +115,16 @@ def test_flip_averages_a_face_with_its_mirror_image():
     np.testing.assert_allclose(both, expected, atol=1e-5)
     scores, features = flipped.scores_and_features(images[:3])
     assert scores.shape == (3, 7) and features.shape == (3, 6, 6, 272)
+
+
+def test_tensorflow_lite_and_tensorflow_paths_give_the_same_scores(classifier):
+    from fer_ros.classify import LITE_MAX_BATCH
+
+    images, _ = load_split(default_data_dir(), "PublicTest")
+    through_lite = np.concatenate([classifier.scores(images[i:i + 4]) for i in range(0, 20, 4)])
+    through_tf = classifier.scores_batched(images[:20], batch_size=20)  # above LITE_MAX_BATCH
+    assert 20 > LITE_MAX_BATCH
+    np.testing.assert_allclose(through_lite, through_tf, atol=1e-5)
+    _, lite_features = classifier.scores_and_features(images[:2])
+    _, tf_features = classifier.scores_and_features(images[:LITE_MAX_BATCH + 1])
+    np.testing.assert_allclose(lite_features, tf_features[:2], atol=1e-4)
