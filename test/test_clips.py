@@ -183,7 +183,7 @@ def test_clip_stage_buffers_per_track_slides_by_stride_and_drops_gaps():
         assert r.model == "lstm" and r.frame_count == 12 and r.label in LABELS
         assert abs(r.scores.sum() - 1.0) < 1e-4 and r.confidence == r.scores.max()
     # A gap ends the buffer: track 1 seen again after one missing frame starts from scratch.
-    stage.reset()
+    stage = ClipStage(stage.models, length=12, stride=4)
     for frame in range(11):
         stage.process(_faces(aligner, 0.0, [1]), stamp=frame)
     stage.process([], stamp=11)

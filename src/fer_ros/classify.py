@@ -19,7 +19,7 @@ class EmotionClassifier:
     The model runs through one compiled TensorFlow function with a fixed input signature
     (`model.predict()` costs milliseconds of set-up per call, too much per camera frame), and an
     image model's faces, up to LITE_MAX_BATCH at a time, through TensorFlow Lite (`LiteModel`).
-    An image model also returns each face's feature map (`scores_and_features`), and a clip
+    An image model of ours also returns each face's feature map (`scores_and_features`), and a clip
     model built on the same feature extractor can classify a clip from those maps alone
     (`scores_from_features`): the clip stage then costs a clip head, not 12 more passes.
     """
@@ -56,32 +56,34 @@ class EmotionClassifier:
             raise ModelFileError(f"{path} takes input {model.input_shape[1:]} but its card says {self.input_shape}")
         self.trunk, self._head = _trunk_and_head(model, FEATURE_LAYER)
         signature = [tf.TensorSpec([None, *self.input_shape], tf.float32)]
-        self._run = tf.function(lambda x: model(x, training=False), input_signature=signature)
-        self._run_with_features = None
-        self._lite = None
-        if self._head is None and self.trunk is not None:
+        self.gives_features = self._head is None and self.trunk is not None  # an image model of ours
+        if self.gives_features:
             both = keras.Model(model.input, [model.output, self.trunk.output])
             self._run_with_features = tf.function(lambda x: both(x, training=False), input_signature=signature)
             self._lite = LiteModel(both)
+        else:
+            self._run = tf.function(lambda x: model(x, training=False), input_signature=signature)
         if self._head is not None:
             self._run_head = tf.function(lambda f: self._head(f, training=False), input_signature=[
                 tf.TensorSpec([None, *self._head.input_shape[1:]], tf.float32)])
+            self.scores_from_features(np.zeros((1, *self._head.input_shape[1:]), np.float32))  # trace now
         self.scores(np.zeros((1, *self.input_shape), np.uint8))  # trace now, not on frame 1
 
     def scores(self, faces: np.ndarray | list[np.ndarray]) -> np.ndarray:
         """N x len(labels) probabilities for N uint8 48x48 faces (0-255 grey), or N clips."""
+        if self.gives_features:
+            return self.scores_and_features(faces)[0]
         batch, n = self._batch(faces)
         if n == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        if self._lite is not None and len(batch) <= LITE_MAX_BATCH:
-            return self._calibrated(self._lite(batch)[0], n)
         return self._calibrated(self._run(batch).numpy(), n)
 
     def scores_and_features(self, faces: np.ndarray | list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Scores and feature maps (N x 6 x 6 x 272, of the faces as given) of N faces, for an image model."""
         batch, n = self._batch(faces)
         if n == 0:
-            return self.scores(batch), np.zeros((0, *self.trunk.output_shape[1:]), np.float32)
+            return (np.zeros((0, len(self.labels)), dtype=np.float32),
+                    np.zeros((0, *self.trunk.output_shape[1:]), np.float32))
         if len(batch) <= LITE_MAX_BATCH:
             scores, features = self._lite(batch)
         else:
@@ -100,7 +102,7 @@ class EmotionClassifier:
 
     def shares_features_with(self, image_model: "EmotionClassifier") -> bool:
         """True when this clip model's feature extractor is the image model's, weight for weight."""
-        if self._head is None or image_model._run_with_features is None:
+        if self._head is None or not image_model.gives_features:
             return False
         mine, theirs = self.trunk.get_weights(), image_model.trunk.get_weights()
         return len(mine) == len(theirs) and all(np.array_equal(a, b) for a, b in zip(mine, theirs))
@@ -117,7 +119,7 @@ class EmotionClassifier:
 
 class LiteModel:
     """A Keras model with outputs (scores, feature map) run through TensorFlow Lite (XNNPACK),
-    one face per call: about 1.1 ms a face here, against 2.2 ms through a TensorFlow function,
+    one face per call: about 0.9 ms a face here, against 2.2-2.9 ms through a TensorFlow function,
     whose per-call overhead dominates at the batch sizes of a camera frame. Same results to
     within float rounding (< 1e-5). Converted when the model is loaded (about 1 s), so no
     second model file can drift from the Keras one. Not thread-safe: one caller at a time."""

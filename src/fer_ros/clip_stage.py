@@ -59,11 +59,6 @@ class ClipStage:
         self.from_features = {name: image_model is not None and m.shares_features_with(image_model)
                               for name, m in models.items()}
         self.needs_features = any(self.from_features.values())
-        if self.needs_features:  # trace the feature paths now, not on the first clip
-            _, features = image_model.scores_and_features(np.zeros((1, *image_model.input_shape), np.uint8))
-            for name, model in models.items():
-                if self.from_features[name]:
-                    model.scores_from_features(np.repeat(features[None], self.frames, axis=1))
 
     def process(self, faces: list[FaceResult], stamp: Any) -> list[ClipResult]:
         """Add this frame's faces; the clips completed by it, classified by every model."""
@@ -90,15 +85,11 @@ class ClipStage:
                 scores_list = model.scores_from_features(np.stack([np.stack(t.features)[pick] for t in tracks]))
             else:
                 scores_list = model.scores(np.stack([np.stack(t.crops)[pick] for t in tracks]))
-            for track_id, scores in zip(ready, scores_list):
-                track = self._tracks[track_id]
+            for track_id, track, scores in zip(ready, tracks, scores_list):
                 top = int(np.argmax(scores))
                 results.append(ClipResult(track_id, name, track.stamps[0], track.stamps[-1], self.frames,
                                           model.labels[top], float(scores[top]), scores))
-        for track_id in ready:
-            self._tracks[track_id].since_classified = 0
-            self._tracks[track_id].classified = True
+        for track in tracks:
+            track.since_classified = 0
+            track.classified = True
         return results
-
-    def reset(self) -> None:
-        self._tracks.clear()

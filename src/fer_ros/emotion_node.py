@@ -91,7 +91,6 @@ class EmotionNode(Node):
             FaceAligner(detector, p["x_factor"], p["y_factor"], p["max_faces"]), self.classifier,
             IouTracker(p["track_min_iou"], p["track_max_missed"]), p["detect_every"])
         self.clip_stage = self._clip_stage(p, self.classifier)
-        self.pipeline.with_features = bool(self.clip_stage and self.clip_stage.needs_features)
         self.add_on_set_parameters_callback(refuse_invalid(PARAMETERS, self._apply))
         self.stats = FrameStats()
         self.clips_published = 0

@@ -19,7 +19,7 @@ class FaceResult:
     label: str
     confidence: float
     scores: np.ndarray
-    features: np.ndarray | None = None  # the image model's feature map, when the clip stage uses it
+    features: np.ndarray | None = None  # the image model's feature map, when it gives one
 
 
 class EmotionPipeline:
@@ -28,12 +28,11 @@ class EmotionPipeline:
     boxes (`FaceAligner.follow`)."""
 
     def __init__(self, aligner: FaceAligner, classifier: EmotionClassifier,
-                 tracker: IouTracker | None = None, detect_every: int = 1, with_features: bool = False):
+                 tracker: IouTracker | None = None, detect_every: int = 1):
         self.aligner = aligner
         self.classifier = classifier
         self.tracker = tracker or IouTracker()
         self.detect_every = detect_every
-        self.with_features = with_features
         self._frames_since_detection = 0
         self._last: list[AlignedFace] = []
 
@@ -50,7 +49,7 @@ class EmotionPipeline:
             self._frames_since_detection = 0
         self._last = faces
         crops = [f.crop for f in faces]
-        if self.with_features:
+        if self.classifier.gives_features:  # computed with the scores anyway; the clip stage uses them
             scores, features = self.classifier.scores_and_features(crops)
         else:
             scores, features = self.classifier.scores(crops), [None] * len(faces)

@@ -44,19 +44,21 @@ def main(argv: list[str] | None = None) -> int:
     card_path = args.model / METADATA_FILE
     card = json.loads(card_path.read_text())
     figures: dict = {"fitted_on": "PublicTest"}
+    splits = {split: load_split(args.data_dir, split) for split in ("PublicTest", "PrivateTest")}
+    classifier = EmotionClassifier(args.model)
+    classifier.temperature = 1.0  # fit on the raw scores, whatever the card says now
     for flip, key in ((False, "temperature"), (True, "temperature_flip")):
-        classifier = EmotionClassifier(args.model, flip)
-        classifier.temperature = 1.0  # fit on the raw scores, whatever the card says now
-        raw = {split: (classifier.scores_batched(load_split(args.data_dir, split)[0]),
-                       load_split(args.data_dir, split)[1]) for split in ("PublicTest", "PrivateTest")}
+        classifier.flip = flip
+        raw = {split: (classifier.scores_batched(images), truth) for split, (images, truth) in splits.items()}
         temperature = fit_temperature(*raw["PublicTest"])
         card[key] = figures[key] = temperature
+        suffix = "_flip" if flip else ""
         for split, (scores, truth) in raw.items():
-            figures[f"ece_{split}{'_flip' if flip else ''}_before"] = ece(scores, truth)
-            figures[f"ece_{split}{'_flip' if flip else ''}_after"] = ece(apply_temperature(scores, temperature), truth)
+            figures[f"ece_{split}{suffix}_before"] = ece(scores, truth)
+            figures[f"ece_{split}{suffix}_after"] = ece(apply_temperature(scores, temperature), truth)
         print(f"{key} {temperature:.2f} (fitted on PublicTest); ECE (15 bins) " + ", ".join(
-            f"{s} {figures[f'ece_{s}' + ('_flip' if flip else '') + '_before']:.4f} -> "
-            f"{figures[f'ece_{s}' + ('_flip' if flip else '') + '_after']:.4f}" for s in raw))
+            f"{s} {figures[f'ece_{s}{suffix}_before']:.4f} -> {figures[f'ece_{s}{suffix}_after']:.4f}"
+            for s in raw))
     card["calibration"] = figures
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     print(f"written to {card_path}")

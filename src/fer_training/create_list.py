@@ -27,6 +27,7 @@ from pathlib import Path
 
 from fer_ros.labels import LABELS
 from fer_training.clip_folders import ListedClip, finished_clips, frame_files, write_list
+from fer_training.extract_frames import VIDEO_SUFFIXES
 from fer_training.labelled_images import parse_label
 
 SYNONYMS = {"anger": "angry", "disgusted": "disgust", "fearful": "fear", "afraid": "fear", "happiness": "happy",
@@ -77,7 +78,7 @@ def read_annotations(path: Path) -> dict[str, int]:
 
 def _key(clip: str) -> str:
     path = Path(clip.strip().replace("\\", "/"))
-    return str(path.with_suffix("") if path.suffix.lower() in {".mp4", ".avi", ".mov", ".mkv", ".mpg", ".wmv"}
+    return str(path.with_suffix("") if path.suffix.lower() in VIDEO_SUFFIXES
                else path).lower()
 
 

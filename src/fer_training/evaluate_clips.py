@@ -32,7 +32,7 @@ def majority_vote(frame_scores: np.ndarray) -> np.ndarray:
 
 def evaluate_clips(clip_model: EmotionClassifier, image_model: EmotionClassifier, clips: np.ndarray,
                    truth: np.ndarray, dataset: str) -> dict:
-    scores = np.concatenate([clip_model.scores(clips[i:i + 64]) for i in range(0, len(clips), 64)])
+    scores = clip_model.scores_batched(clips, batch_size=64)
     report = build_report(dataset, clip_model.name, list(clip_model.labels), truth, scores)
     n, t = clips.shape[:2]
     frame_scores = image_model.scores_batched(clips.reshape(n * t, *clips.shape[2:])).reshape(n, t, -1)

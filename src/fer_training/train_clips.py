@@ -65,23 +65,23 @@ def frame_features(trunk: keras.Model, clips: np.ndarray, cache: Path | None = N
     epoch; with a cache file, memory-mapped from disk (14,000 clips take 3.3 GB)."""
     n, t = clips.shape[:2]
     shape = (n * t, *trunk.output_shape[1:])
+    if cache is not None and cache.is_file():
+        return np.load(cache, mmap_mode="r").reshape(n, t, *shape[1:])
     if cache is None:
         out = np.empty(shape, np.float16)
-    elif not cache.is_file():
+    else:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache.with_suffix(".partial.npy")
+        partial = cache.with_suffix(".partial.npy")  # renamed once complete: an interrupted run leaves no cache
         out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.float16, shape=shape)
-    if cache is None or not cache.is_file():
-        frames = clips.reshape(n * t, *INPUT_SHAPE[:2])
-        for i in range(0, len(frames), batch_size):
-            out[i:i + batch_size] = trunk(frames[i:i + batch_size, ..., None].astype(np.float32), training=False)
-    if cache is None:
-        return out.reshape(n, t, *shape[1:])
-    if not cache.is_file():
+    frames = clips.reshape(n * t, *INPUT_SHAPE[:2])
+    for i in range(0, len(frames), batch_size):
+        out[i:i + batch_size] = trunk(frames[i:i + batch_size, ..., None].astype(np.float32), training=False)
+    if cache is not None:
         out.flush()
         del out
         partial.rename(cache)
-    return np.load(cache, mmap_mode="r").reshape(n, t, *shape[1:])
+        out = np.load(cache, mmap_mode="r")
+    return out.reshape(n, t, *shape[1:])
 
 
 def cache_file(folder: Path | None, image_model: Path, clips: np.ndarray) -> Path | None:
