@@ -14,7 +14,6 @@ PublicTest for choosing the epoch, or clip lists written by `create_list` (`--cl
 import argparse
 import hashlib
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ from fer_ros.model_files import MODEL_FILE, SHIPPED_IMAGE_MODEL, write_metadata
 from fer_training.clip_folders import load_clips
 from fer_training.fer2013 import default_data_dir
 from fer_training.models import CLIP_HEADS, CLIP_LENGTH, INPUT_SHAPE, frame_classifier, image_trunk, make_clip_model
+from fer_training.provenance import command_line, machine
 from fer_training.synthetic_clips import synthesize_split
 
 
@@ -165,14 +165,13 @@ def main(argv: list[str] | None = None) -> int:
                  f"synthetic clips of FER2013 Training ({len(x_train)})") + ", epoch chosen on " +
                 (f"clip list {args.val_clips}" if args.val_clips else "synthetic PublicTest clips") +
                 "; PrivateTest, JAFFE and CK+ never used",
-        "command": "fer-train-clips " + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in sorted(vars(args).items())
-            if v is not None and k not in ("out", "data_dir", "verbose", "image_model", "feature_cache")),
+        "command": command_line("fer-train-clips", args,
+                                ("out", "data_dir", "verbose", "image_model", "feature_cache")),
         "image_model": str(args.image_model.name), "seed": args.seed, "frozen_trunk": not args.fine_tune,
         "epochs": len(history["val_accuracy"]), "best_epoch": best + 1,
         "accuracy": {"Training": float(history["accuracy"][best]), "PublicTest": float(history["val_accuracy"][best])},
         "train_seconds": round(time.time() - start, 1),
-        "machine": f"{platform.node()} {platform.machine()} keras-backend={keras.backend.backend()}",
+        "machine": machine(),
     }
     write_metadata(args.out, arch=f"clip-{args.model}", training=training, input_shape=(CLIP_LENGTH, *INPUT_SHAPE))
     print(json.dumps(training["accuracy"]), f"labels {list(LABELS)}")

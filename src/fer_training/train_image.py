@@ -12,7 +12,6 @@ uninterrupted one's. The checkpoint is removed once the model is written.
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from fer_ros.model_files import MODEL_FILE, write_metadata
 from fer_training.augment import augment
 from fer_training.fer2013 import default_data_dir, load_split
 from fer_training.models import ARCHITECTURES
+from fer_training.provenance import command_line, machine
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -133,12 +133,10 @@ def main(argv: list[str] | None = None) -> None:
     }
     training = {
         "data": "FER2013 Training (28,709), checkpoint chosen on PublicTest, reported on PrivateTest",
-        "command": "fer-train-image " + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in sorted(vars(args).items())
-            if k not in ("out", "data_dir", "verbose", "resume", "time_budget")),
+        "command": command_line("fer-train-image", args, ("out", "data_dir", "verbose", "resume", "time_budget")),
         "seed": args.seed, "epochs": len(val_acc), "best_epoch": best_epoch + 1,
         "accuracy": accuracy, "train_seconds": round(train_seconds, 1),
-        "machine": f"{platform.node()} {platform.machine()} keras-backend={keras.backend.backend()}",
+        "machine": machine(),
         "note": "Training accuracy is on augmented batches during the best epoch",
     }
     write_metadata(args.out, arch=args.arch, training=training)
