@@ -7,10 +7,18 @@ BIN := $(VENV)/bin
 DEPS_STAMP := $(VENV)/.stamp-deps
 MSGS_STAMP := $(VENV)/.stamp-fer_msgs
 PKG_STAMP := $(VENV)/.stamp-fer_ros
+TOOLS_STAMP := $(VENV)/.stamp-ros2cli
+HRI_STAMP := $(VENV)/.stamp-hri_msgs
+MSG_BUILD := $(VENV)/build
+# The real ros2 command, launch and launch_ros, and hri_msgs (ROS4HRI), from the shared folder
+# beside the checkout (../shared); without it they are skipped, and so are the tests needing them.
+SHARED ?= ../shared
+ROS2CLI := $(wildcard $(SHARED)/ros2cli/install.sh)
+HRI_MSGS := $(wildcard $(SHARED)/ros4hri/hri_msgs/package.xml)
 
 .PHONY: setup run test bench clean
 
-setup: $(PKG_STAMP)
+setup: $(PKG_STAMP) $(TOOLS_STAMP) $(HRI_STAMP)
 
 run: setup
 	$(BIN)/fer-run $(ARGS)
@@ -36,14 +44,28 @@ $(DEPS_STAMP): requirements.txt constraints.txt | $(BIN)/python
 	touch $@
 
 # fer_msgs is built with cmake and installed into the venv prefix (its overlay): the
-# wheels' bootstrap already puts <venv>/lib on LD_LIBRARY_PATH.
+# wheels' bootstrap already puts <venv>/lib on LD_LIBRARY_PATH. Its build folder is inside the
+# venv, not build/: that is colcon's, and colcon would reuse a CMake cache pointing at the venv.
+# $(call build_msgs,SOURCE_DIR,NAME): configure, build and install a message package into the venv.
+define build_msgs
+	mkdir -p $(MSG_BUILD); export AMENT_PREFIX_PATH=$(CURDIR)/$(VENV) CMAKE_PREFIX_PATH=$(CURDIR)/$(VENV); \
+	cmake -S $(1) -B $(MSG_BUILD)/$(2) -DCMAKE_INSTALL_PREFIX=$(CURDIR)/$(VENV) \
+	  -DPython3_EXECUTABLE=$(CURDIR)/$(BIN)/python -DBUILD_TESTING=OFF > $(MSG_BUILD)/$(2).log 2>&1 \
+	&& cmake --build $(MSG_BUILD)/$(2) -j2 >> $(MSG_BUILD)/$(2).log 2>&1 \
+	&& cmake --install $(MSG_BUILD)/$(2) >> $(MSG_BUILD)/$(2).log 2>&1 \
+	|| { tail -n 30 $(MSG_BUILD)/$(2).log; exit 1; }
+endef
+
 $(MSGS_STAMP): $(DEPS_STAMP) fer_msgs/CMakeLists.txt fer_msgs/package.xml $(wildcard fer_msgs/msg/*.msg)
-	mkdir -p build; export AMENT_PREFIX_PATH=$(CURDIR)/$(VENV) CMAKE_PREFIX_PATH=$(CURDIR)/$(VENV); \
-	cmake -S fer_msgs -B build/fer_msgs -DCMAKE_INSTALL_PREFIX=$(CURDIR)/$(VENV) \
-	  -DPython3_EXECUTABLE=$(CURDIR)/$(BIN)/python -DBUILD_TESTING=OFF > build/fer_msgs.log 2>&1 \
-	&& cmake --build build/fer_msgs -j2 >> build/fer_msgs.log 2>&1 \
-	&& cmake --install build/fer_msgs >> build/fer_msgs.log 2>&1 \
-	|| { tail -n 30 build/fer_msgs.log; exit 1; }
+	$(call build_msgs,fer_msgs,fer_msgs)
+	touch $@
+
+$(HRI_STAMP): $(DEPS_STAMP) $(HRI_MSGS)
+	$(if $(HRI_MSGS),$(call build_msgs,$(dir $(HRI_MSGS)),hri_msgs),@echo "no $(SHARED)/ros4hri: hri_msgs not built")
+	touch $@
+
+$(TOOLS_STAMP): $(DEPS_STAMP) $(ROS2CLI)
+	$(if $(ROS2CLI),$(ROS2CLI) $(VENV) > $(VENV)/ros2cli-install.log 2>&1 || { tail -n 30 $(VENV)/ros2cli-install.log; exit 1; },@echo "no $(SHARED)/ros2cli: ros2 tools not installed")
 	touch $@
 
 $(PKG_STAMP): $(MSGS_STAMP) setup.py setup.cfg package.xml

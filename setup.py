@@ -13,6 +13,7 @@ from setuptools import find_packages, setup
 NODES = {
     "camera_node": "fer_ros.camera_node:main",
     "emotion_node": "fer_ros.emotion_node:main",
+    "emotion_reactions": "fer_ros.emotion_reactions:main",
     "fer-run": "fer_ros.run:main",
     "fer-bench": "fer_ros.bench:main",
 }
@@ -20,6 +21,7 @@ TOOLS = {
     "fer-train-image": "fer_training.train_image:main",
     "fer-evaluate": "fer_training.evaluate:main",
     "fer-calibrate": "fer_training.calibrate:main",
+    "fer-export-model": "fer_training.export_model:main",
     "fer-preprocess-fer2013": "fer_training.preprocess_fer2013:main",
     "fer-make-bag": "fer_training.make_bag:main",
     "fer-eval-bag": "fer_training.eval_bag:main",
@@ -29,6 +31,10 @@ TOOLS = {
     "fer-train-clips": "fer_training.train_clips:main",
     "fer-evaluate-clips": "fer_training.evaluate_clips:main",
 }
+
+
+RUNTIME = ["numpy", "opencv-python-headless<5", "dlib-bin", "face-recognition-models", "ai-edge-litert"]
+TRAINING = ["tensorflow-cpu", "matplotlib", "tqdm", "rosbags"]
 
 
 def tool_launchers() -> list[str]:
@@ -55,16 +61,19 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/fer_ros", "resource/fer_training"]),
         ("share/fer_ros", ["package.xml"]),
+        ("share/fer_training", ["src/fer_training/package.xml"]),
         ("share/fer_ros/launch", glob("launch/*.launch.py")),
         ("share/fer_ros/config", glob("config/*")),
         ("lib/fer_training", tool_launchers()),
     ],
-    install_requires=["setuptools"],
+    # What the nodes need (rclpy and the messages come from ROS, or from requirements.txt on the
+    # pip path); training, evaluation plots, bags and TensorFlow with the extra: pip install ".[train]".
+    install_requires=RUNTIME,
     zip_safe=True,
     maintainer="fer_ros maintainers",
     maintainer_email="fer_ros@example.com",
     description="Facial emotion recognition for ROS 2",
     license="Apache-2.0",
-    extras_require={"test": ["pytest"]},
+    extras_require={"train": TRAINING, "test": ["pytest"]},
     entry_points={"console_scripts": [f"{k} = {v}" for k, v in {**NODES, **TOOLS}.items()]},
 )

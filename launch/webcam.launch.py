@@ -1,31 +1,46 @@
-"""Webcam graph: camera -> emotion node -> /fer/emotions.
+"""Webcam graph: camera -> emotion node -> /fer/emotions (and /fer/clip_emotions).
 
-    ros2 launch fer_ros webcam.launch.py [video:=/path/to/clip.mp4] [params_file:=my.yaml]
+    ros2 launch fer_ros webcam.launch.py [video:=/path/to/clip.mp4] [lockstep:=true|false]
+        [hri:=true] [reactions:=true] [params_file:=my.yaml]
 
-The nodes come from fer_ros.graph.GRAPH, the same description fer-run uses.
+The nodes come from fer_ros.graph.GRAPH, the same description fer-run uses. A video file is
+played in lockstep by default: its first frame goes out once the emotion node is ready and each
+next one once the last one's result arrived, so every frame is answered however slow the start
+(`lockstep:=false` plays it at its own rate, dropping frames like a camera). `hri:=true` also
+publishes ROS4HRI (REP-155) faces under /humans/faces/; `reactions:=true` adds the example
+behaviour node (`emotion_reactions`, /fer/reactions).
 """
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
+from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 
-from fer_ros.graph import CAMERA, GRAPH, PACKAGE, PARAMS_FILE, config_dir, dds_environment
+from fer_ros.graph import CAMERA, EMOTION, GRAPH, OPTIONAL, PACKAGE, PARAMS_FILE, config_dir, dds_environment
 
 
 def generate_launch_description() -> LaunchDescription:
     params = LaunchConfiguration("params_file")
-    video = LaunchConfiguration("video")
-    actions = [
-        DeclareLaunchArgument("params_file", default_value=str(config_dir() / PARAMS_FILE),
-                              description="node parameters (YAML)"),
-        DeclareLaunchArgument("video", default_value="",
-                              description="video file to play instead of the camera"),
-    ]
+    arguments = {
+        "params_file": (str(config_dir() / PARAMS_FILE), "node parameters (YAML)"),
+        "video": ("", "video file to play instead of the camera"),
+        "lockstep": ("true", "video file: wait for the emotion node and answer every frame (false: play at its rate)"),
+        "hri": ("false", "also publish ROS4HRI faces (/humans/faces/...); needs hri_msgs"),
+        "reactions": ("false", "also run the example behaviour node emotion_reactions (/fer/reactions)"),
+    }
+    actions = [DeclareLaunchArgument(name, default_value=default, description=text)
+               for name, (default, text) in arguments.items()]
     actions += [SetEnvironmentVariable(key, value) for key, value in dds_environment().items()]
+    overrides = {
+        CAMERA: [{"video": LaunchConfiguration("video"),
+                  "lockstep": ParameterValue(LaunchConfiguration("lockstep"), value_type=bool)}],
+        EMOTION: [{"hri": ParameterValue(LaunchConfiguration("hri"), value_type=bool)}],
+    }
     for spec in GRAPH:
-        overrides = [{"video": video}] if spec == CAMERA else []
+        condition = IfCondition(LaunchConfiguration(OPTIONAL[spec])) if spec in OPTIONAL else None
         actions.append(Node(package=PACKAGE, executable=spec.executable, name=spec.name,
-                            namespace=spec.namespace, parameters=[params, *overrides],
-                            output="screen"))
+                            namespace=spec.namespace, parameters=[params, *overrides.get(spec, [])],
+                            output="screen", condition=condition))
     return LaunchDescription(actions)

@@ -89,9 +89,13 @@ def test_bag_reads_back_with_topics_counts_types_and_stamps(face_folder, tmp_pat
 
 
 def direct_predictions(bag_path) -> list[tuple[int, int]]:
-    """(truth, prediction) per expected face, from the shipped model called directly on the
-    bag's own frames, matched the same way as fer-eval-bag."""
-    aligner, classifier = FaceAligner(), EmotionClassifier()
+    """(truth, prediction) per expected face, from the shipped model called directly (as the
+    node runs it by default) on the bag's own frames, matched the same way as fer-eval-bag."""
+    from fer_ros.emotion_node import PARAMETERS
+
+    aligner = FaceAligner()
+    classifier = EmotionClassifier(flip=PARAMETERS["flip_tta"].default,
+                                   precision=PARAMETERS["model_precision"].default)
     pairs = []
     for frame in read_labelled_bag(bag_path).frames:
         faces = aligner.faces(image_to_array(deserialize_message(frame.raw, Image)))

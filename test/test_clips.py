@@ -192,8 +192,9 @@ def test_clip_stage_buffers_per_track_slides_by_stride_and_drops_gaps():
 
 def test_clip_heads_on_the_image_models_feature_maps_give_the_whole_models_scores():
     """The node's fast path: the image model's feature maps, computed for the per-frame result
-    anyway, go to the clip models' heads; the scores equal the whole models' on the crops."""
-    aligner, image_model = FaceAligner(), EmotionClassifier()
+    anyway, go to the clip models' heads; the scores equal the whole models' on the crops (with
+    the float image model; the int8 one the node runs by default gives its own feature maps)."""
+    aligner, image_model = FaceAligner(), EmotionClassifier(precision="float")
     models = {name: EmotionClassifier(path) for name, path in SHIPPED_CLIP_MODELS.items()}
     fast, slow = ClipStage(models, 12, 12, image_model), ClipStage(models, 12, 12)
     assert fast.needs_features and not slow.needs_features

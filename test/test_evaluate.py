@@ -58,3 +58,22 @@ def test_emotions_without_a_fer_class_are_reported_apart(tmp_path, tiles):
     report = evaluate(classifier, "ckplus", default_data_dir())
     assert report["n"] == 927 and report["no_fer_class"]["n"] == 54
     assert sum(report["no_fer_class"]["predicted"].values()) == 54
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--dataset", "nosuch"], "unknown dataset 'nosuch'; expected fer2013:PublicTest|PrivateTest, jaffe, ckplus"),
+    (["--dataset", "folder:/missing/faces"], "image folder not found: /missing/faces"),
+    (["--dataset", "fer2013:PublicTest", "--data-dir", "/missing"], "FER2013 labels not found: /missing"),
+    (["--model", "/missing/model"], "model card not found: /missing/model"),
+])
+def test_bad_input_gives_one_line_and_exit_code_2(args, message, capsys):
+    assert evaluate_main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+
+
+def test_training_with_a_missing_data_folder_gives_one_line_and_exit_code_2(tmp_path, capsys):
+    from fer_training.train_image import main as train_main
+
+    assert train_main(["--data-dir", "/missing", "--out", str(tmp_path)]) == 2
+    assert "error: FER2013 labels not found: /missing" in capsys.readouterr().err

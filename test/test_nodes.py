@@ -40,9 +40,15 @@ def ros():
 
 
 def wait_for_emotion_node(node, executor, publisher, emotion_node) -> None:
-    ready = spin_until(executor, lambda: publisher.get_subscription_count() > 0 or
-                       emotion_node.poll() is not None, 90)
-    assert ready and emotion_node.poll() is None, "emotion node did not start"
+    """Until the emotion node subscribes to `publisher`'s topic and publishes results: the
+    probe's own subscriptions to that topic do not count (they did, and frame 1 went nowhere)."""
+    def ready() -> bool:
+        readers = {(i.node_name, i.node_namespace) for i in node.get_subscriptions_info_by_topic(publisher.topic_name)}
+        writers = {(i.node_name, i.node_namespace) for i in node.get_publishers_info_by_topic("/fer/emotions")}
+        return ("emotion", "/fer") in readers & writers
+
+    assert spin_until(executor, lambda: ready() or emotion_node.poll() is not None, 120) and \
+        emotion_node.poll() is None, "emotion node did not start"
 
 
 def test_camera_frames_come_back_as_face_emotions(tmp_path, emotion_node, ros):
@@ -56,9 +62,9 @@ def test_camera_frames_come_back_as_face_emotions(tmp_path, emotion_node, ros):
         Parameter("lockstep_timeout", value=3.0)])
     executor.add_node(camera)
     try:
-        wait_for_emotion_node(probe, executor, camera.publisher, emotion_node)
-        assert spin_until(executor, lambda: len(results) >= FRAMES, 90), \
-            f"{len(results)} of {FRAMES} results"
+        # The camera itself waits until the emotion node is ready (lockstep): no wait here.
+        spin_until(executor, lambda: len(results) >= FRAMES or emotion_node.poll() is not None, 180)
+        assert len(results) >= FRAMES, f"{len(results)} of {FRAMES} results"
         spin_until(executor, lambda: camera.finished, 5)
     finally:
         executor.remove_node(camera)

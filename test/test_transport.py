@@ -6,6 +6,7 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 
+import pytest
 from rclpy.qos import qos_profile_sensor_data
 from ros_helpers import ros_node, spin_until
 from sensor_msgs.msg import Image
@@ -39,13 +40,16 @@ rclpy.shutdown()
 """
 
 
-def test_runner_environment_points_at_the_shipped_profile():
-    env = {k: v for k, v in os.environ.items() if "PROFILES_FILE" not in k}
+@pytest.mark.parametrize("distro, variable", [
+    ("kilted", "FASTDDS_DEFAULT_PROFILES_FILE"), ("", "FASTDDS_DEFAULT_PROFILES_FILE"),
+    ("jazzy", "FASTRTPS_DEFAULT_PROFILES_FILE"), ("humble", "FASTRTPS_DEFAULT_PROFILES_FILE")])
+def test_runner_environment_points_at_the_shipped_profile_by_the_one_name_the_distro_reads(distro, variable):
+    env = {k: v for k, v in os.environ.items() if "PROFILES_FILE" not in k} | {"ROS_DISTRO": distro}
     script = ("import os; from fer_ros.graph import use_shared_memory_profile; use_shared_memory_profile(); "
-              "print(os.environ['FASTRTPS_DEFAULT_PROFILES_FILE']); print(os.environ['FASTDDS_DEFAULT_PROFILES_FILE'])")
+              "print(sorted((k, v) for k, v in os.environ.items() if 'PROFILES_FILE' in k))")
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
     profile = config_dir() / FASTDDS_PROFILE
-    assert out.stdout.split() == [str(profile), str(profile)]
+    assert out.stdout.strip() == str([(variable, str(profile))])  # one name: no deprecation warning on Kilted
     ns = {"f": "http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles"}
     segment = ET.parse(profile).getroot().find(".//f:transport_descriptor[f:type='SHM']/f:segment_size", ns)
     assert int(segment.text) >= 640 * 480 * 3 * 4

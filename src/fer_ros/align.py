@@ -12,10 +12,11 @@ then area-averaged (INTER_AREA). Small faces (scale <= 1) are only interpolated.
 
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib.util import find_spec
+from pathlib import Path
 
 import cv2
 import dlib
-import face_recognition_models
 import numpy as np
 
 from fer_ros.detect import Box, FaceDetector
@@ -24,6 +25,17 @@ from fer_ros.track import iou
 
 FACE_SIZE = 48
 EYE_LINE = 0.35
+
+
+def five_point_model() -> Path:
+    """dlib's 5-point landmark model in the face_recognition_models package, found without
+    importing it: its __init__ imports pkg_resources, which is slow and, under the scripts colcon
+    writes, re-checks every installed requirement at start (and fails on names such as
+    backports.strenum that it does not normalise)."""
+    spec = find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("face_recognition_models is not installed (pip install face-recognition-models)")
+    return Path(spec.submodule_search_locations[0]) / "models" / "shape_predictor_5_face_landmarks.dat"
 
 
 @dataclass(frozen=True)
@@ -40,8 +52,7 @@ class EyeLocator:
     """Eye centres from dlib's 5-point landmark model (free licence, ~0.2 ms per face)."""
 
     def __init__(self) -> None:
-        self._predictor = dlib.shape_predictor(
-            face_recognition_models.pose_predictor_five_point_model_location())
+        self._predictor = dlib.shape_predictor(str(five_point_model()))
 
     def locate(self, grey: np.ndarray, box: Box) -> tuple[tuple[float, float], tuple[float, float]]:
         """(image-left eye, image-right eye) centres; points 0-1 and 2-3 are eye corners."""

@@ -57,9 +57,15 @@ def median_ms(fn, frames: list, repeat: int) -> float:
 def component_times(repeat: int) -> dict:
     from fer_ros.align import FaceAligner, align_face
     from fer_ros.classify import EmotionClassifier
+    from fer_ros.emotion_node import PARAMETERS
     from fer_ros.image_ops import to_grey
 
-    aligner, classifier, flipping = FaceAligner(), EmotionClassifier(), EmotionClassifier(flip=True)
+    # As the node runs by default (int8 and mirror images for the shipped model), and each part alone.
+    defaults = {name: PARAMETERS[name].default for name in ("flip_tta", "model_precision")}
+    aligner, classifier = FaceAligner(), EmotionClassifier(flip=defaults["flip_tta"],
+                                                            precision=defaults["model_precision"])
+    variants = {f"classify_{p}{'_flip' if f else ''}_ms": EmotionClassifier(flip=f, precision=p)
+                for p in ("float", "int8") for f in (False, True)}
     greys = [to_grey(f) for f in one_face_frames(60)]
     boxes = [aligner.detector.detect(g)[0] for g in greys]
     pairs = list(zip(greys, boxes))
@@ -73,7 +79,8 @@ def component_times(repeat: int) -> dict:
     return {"detect_ms": median_ms(aligner.detector.detect, greys, repeat),
             "align_ms": median_ms(align, pairs, repeat),
             "classify_ms": median_ms(lambda c: classifier.scores(c[None]), crops, repeat),
-            "classify_flip_ms": median_ms(lambda c: flipping.scores(c[None]), crops, repeat),
+            **{name: median_ms(lambda c, m=model: m.scores(c[None]), crops, repeat)
+               for name, model in variants.items()},
             **{f"clip_stage_ms_{name}": clip_stage_ms(aligner, classifier, name, repeat)
                for name in ("lstm", "c3d", "both")}}
 
@@ -106,9 +113,11 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
 
 
 class Graph:
-    """The emotion node in a process of its own, and a driver node here."""
+    """The emotion node in a process of its own, and a driver node here. `startup_s`: from the
+    node's process start to its first result (one frame sent every 0.2 s until answered);
+    `idle_rss_mb`: its resident memory 5 s later, nothing sent meanwhile."""
 
-    def __init__(self):
+    def __init__(self, first_frame):
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
         from fer_msgs.msg import FaceEmotionArray
@@ -116,6 +125,7 @@ class Graph:
         from rclpy.qos import qos_profile_sensor_data
         from sensor_msgs.msg import Image
 
+        started = time.perf_counter()
         self.process = subprocess.Popen(
             [str(Path(sys.executable).parent / "emotion_node"), "--ros-args", "--params-file",
              str(config_dir() / PARAMS_FILE), "-r", "__ns:=/fer", "-p", "image_topic:=/bench/image"],
@@ -131,6 +141,13 @@ class Graph:
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         self.stamp_ns = time.time_ns()
         self.spin_until(lambda: self.publisher.get_subscription_count() > 0, 120)
+        while not self.answers and time.perf_counter() < started + 120:
+            self.publish(first_frame)
+            self.spin_until(lambda: bool(self.answers), 0.2)
+        self.startup_s = min(self.answers.values(), default=float("nan")) - started
+        self.spin_until(lambda: False, 5.0)
+        self.idle_rss_mb = rss_mb(self.process.pid)
+        self.answers.clear()
 
     def _on_result(self, msg) -> None:
         self.answers[msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec] = time.perf_counter()
@@ -173,9 +190,6 @@ class Graph:
         latencies = [(self.answers[s] - t) * 1000.0 for s, t in sent.items() if s in self.answers]
         return latencies, 1.0 - len(latencies) / n
 
-    def rss_mb(self) -> float:
-        return rss_mb(self.process.pid) + rss_mb(os.getpid())
-
     def close(self) -> None:
         import rclpy
 
@@ -191,17 +205,18 @@ def end_to_end(frames: int) -> dict:
 
     one = array_to_image(face_frame(0.0), "bgr8")
     four = array_to_image(four_face_frame(), "bgr8")
-    graph = Graph()
+    graph = Graph(one)
     try:
         graph.lockstep(one, WARMUP)
         fps_1 = graph.lockstep(one, frames)
         latencies, dropped = graph.camera(one, frames, 30.0)
         graph.lockstep(four, WARMUP)
         fps_4 = graph.lockstep(four, frames)
-        rss = graph.rss_mb()
+        rss = rss_mb(graph.process.pid)
     finally:
         graph.close()
-    return {"e2e_fps_1face": fps_1, "e2e_p50_ms_1face": float(np.percentile(latencies, 50)),
+    return {"startup_s": graph.startup_s, "idle_rss_mb": graph.idle_rss_mb, "e2e_fps_1face": fps_1,
+            "e2e_p50_ms_1face": float(np.percentile(latencies, 50)),
             "e2e_p95_ms_1face": float(np.percentile(latencies, 95)), "e2e_fps_4faces": fps_4,
             "rss_mb": rss, "dropped_ratio": dropped}
 
@@ -210,7 +225,7 @@ def soak(frames: int) -> dict:
     from fer_ros.image_conversion import array_to_image
 
     msgs = [array_to_image(f, "bgr8") for f in one_face_frames(60)]
-    graph = Graph()
+    graph = Graph(msgs[0])
     try:
         for i in range(500):
             graph.lockstep(msgs[i % len(msgs)], 1)
@@ -249,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.soak:
         figures.update(soak(args.soak))
     else:
-        figures.update(end_to_end(args.frames))  # first: this process has no TensorFlow yet
+        figures.update(end_to_end(args.frames))
         figures.update(component_times(args.frames))
     width = max(map(len, figures))
     for key, value in figures.items():

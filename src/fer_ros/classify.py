@@ -1,32 +1,97 @@
-"""Expression classification of aligned 48x48 faces with the shipped (or a given) Keras model."""
+"""Expression classification of aligned 48x48 faces, through TensorFlow Lite files (LiteRT).
 
-import contextlib
+The nodes load no TensorFlow or Keras: each model folder holds `.tflite` files written from its
+Keras file by `fer-export-model` (training and calibration do it themselves), and its card
+records which Keras file each was made from.
+"""
+
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from fer_ros.align import FACE_SIZE
-from fer_ros.model_files import MODEL_FILE, SHIPPED_IMAGE_MODEL, ModelFileError, read_metadata
+from fer_ros.model_files import (
+    HEAD_FILE,
+    INT8_FILE,
+    LITE_FILE,
+    PRECISIONS,
+    SHIPPED_IMAGE_MODEL,
+    ModelFileError,
+    lite_file,
+    read_metadata,
+)
 
-LITE_MAX_BATCH = 8  # up to this many faces one at a time through TensorFlow Lite; more in one batch
+
+@contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 pointed at /dev/null for a moment: LiteRT's C++ logger has no level to
+    set from Python. Errors still arrive, as exceptions."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class LiteModel:
+    """One TensorFlow Lite file run by LiteRT's interpreter (XNNPACK) one input at a time: about
+    0.9 ms a face here, where a TensorFlow function's per-call overhead cost 2-3 ms at the
+    batch sizes of a camera frame. Not thread-safe: one caller at a time."""
+
+    def __init__(self, path: Path, num_threads: int = 2) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            with _native_stderr_silenced():  # LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate"
+                self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+                self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as e:
+            raise ModelFileError(f"cannot load model file {path}: {e}") from e
+        details = self._interpreter.get_input_details()[0]
+        self._input = details["index"]
+        self.input_shape: tuple[int, ...] = tuple(int(d) for d in details["shape"][1:])
+        # The converter may reorder outputs: scores (N x classes) first, then any feature map.
+        outputs = sorted(self._interpreter.get_output_details(), key=lambda o: len(o["shape"]))
+        self._outputs = [o["index"] for o in outputs]
+        self.output_shapes: list[tuple[int, ...]] = [tuple(int(d) for d in o["shape"][1:]) for o in outputs]
+
+    def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
+        """Each output of the model for a batch of N inputs, N x ... each."""
+        results: list[list[np.ndarray]] = [[] for _ in self._outputs]
+        for item in np.asarray(batch, dtype=np.float32):
+            self._interpreter.set_tensor(self._input, item[None])
+            self._interpreter.invoke()
+            for out, index in zip(results, self._outputs):
+                out.append(self._interpreter.get_tensor(index)[0])
+        return [np.array(out, dtype=np.float32).reshape(len(batch), *shape)
+                for out, shape in zip(results, self.output_shapes)]
 
 
 class EmotionClassifier:
     """Scores for each label of the model card, for a batch of aligned faces, or of clips of
     aligned faces for a clip model (its card's `input` is then frames x 48 x 48 x 1).
 
-    The model runs through one compiled TensorFlow function with a fixed input signature
-    (`model.predict()` costs milliseconds of set-up per call, too much per camera frame), and an
-    image model's faces, up to LITE_MAX_BATCH at a time, through TensorFlow Lite (`LiteModel`).
-    An image model of ours also returns each face's feature map (`scores_and_features`), and a clip
-    model built on the same feature extractor can classify a clip from those maps alone
-    (`scores_from_features`): the clip stage then costs a clip head, not 12 more passes.
+    An image model also returns each face's feature map (`scores_and_features`), and a clip
+    model built on the same feature extractor classifies a clip from those maps alone
+    (`scores_from_features`, its `head.tflite`): the clip stage then costs a clip head, not 12
+    more passes.
     """
 
-    def __init__(self, model_dir: Path | str = SHIPPED_IMAGE_MODEL, flip: bool = False):
-        """`flip`: average each face's scores with its mirror image's (test-time augmentation:
-        +1.3 points on FER2013 PrivateTest for the shipped model, at twice the cost)."""
+    def __init__(self, model_dir: Path | str = SHIPPED_IMAGE_MODEL, flip: bool = False, precision: str = "auto"):
+        """`flip`: average each face's scores with its mirror image's (test-time augmentation,
+        at twice the cost). `precision`: float (`model.tflite`, the Keras model's scores to 1e-5),
+        int8 (`model_int8.tflite`, about 3 times faster, see the model card), or auto: int8 where
+        the folder has it."""
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         model_dir = Path(model_dir)
         self.card = read_metadata(model_dir)
         # Fitted on PublicTest by fer-calibrate, so that `confidence` matches how often it is right.
@@ -35,59 +100,35 @@ class EmotionClassifier:
             raise ModelFileError(f"model card in {model_dir}: temperature must be > 0, got {self.temperature}")
         self.flip = flip
         self.labels: tuple[str, ...] = tuple(self.card["labels"])
-        self.name = f'{self.card["name"]}-v{self.card["version"]}' + ("+flip" if flip else "")
         self.input_shape: tuple[int, ...] = tuple(self.card.get("input", (FACE_SIZE, FACE_SIZE, 1)))
-        path = model_dir / MODEL_FILE
-        if not path.is_file():
-            raise ModelFileError(f"model file not found: {path}")
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
-        import keras  # heavy: imported only when a model is really loaded
-        import tensorflow as tf
-
-        from fer_training.models import FEATURE_LAYER  # also registers the custom layers for loading
-        try:
-            model = keras.saving.load_model(path, compile=False)
-        except Exception as e:  # Keras raises many types for a damaged zip/h5
-            raise ModelFileError(f"cannot load model file {path}: {e}") from e
-        if model.output_shape[-1] != len(self.labels):
-            raise ModelFileError(f"{path} gives {model.output_shape[-1]} scores but its card "
+        exported = self.card.get("export", {})
+        int8 = precision == "int8" or (precision == "auto" and INT8_FILE in exported)
+        path = lite_file(model_dir, INT8_FILE if int8 else LITE_FILE, self.card)
+        self.name = (f'{self.card["name"]}-v{self.card["version"]}' + ("-int8" if int8 else "")
+                     + ("+flip" if flip else ""))
+        self.keras_sha256: str = exported[path.name]["keras_sha256"]
+        self._model = LiteModel(path)
+        if self._model.output_shapes[0] != (len(self.labels),):
+            raise ModelFileError(f"{path} gives {self._model.output_shapes[0][-1]} scores but its card "
                                  f"lists {len(self.labels)} labels")
-        if tuple(model.input_shape[1:]) != self.input_shape:
-            raise ModelFileError(f"{path} takes input {model.input_shape[1:]} but its card says {self.input_shape}")
-        self.trunk, self._head = _trunk_and_head(model, FEATURE_LAYER)
-        signature = [tf.TensorSpec([None, *self.input_shape], tf.float32)]
-        self.gives_features = self._head is None and self.trunk is not None  # an image model of ours
-        if self.gives_features:
-            both = keras.Model(model.input, [model.output, self.trunk.output])
-            self._run_with_features = tf.function(lambda x: both(x, training=False), input_signature=signature)
-            self._lite = LiteModel(both)
-        else:
-            self._run = tf.function(lambda x: model(x, training=False), input_signature=signature)
-        if self._head is not None:
-            self._run_head = tf.function(lambda f: self._head(f, training=False), input_signature=[
-                tf.TensorSpec([None, *self._head.input_shape[1:]], tf.float32)])
-            self.scores_from_features(np.zeros((1, *self._head.input_shape[1:]), np.float32))  # trace now
-        self.scores(np.zeros((1, *self.input_shape), np.uint8))  # trace now, not on frame 1
+        if self._model.input_shape != self.input_shape:
+            raise ModelFileError(f"{path} takes input {self._model.input_shape} but its card says {self.input_shape}")
+        self.gives_features = len(self._model.output_shapes) > 1  # an image model of ours
+        self.feature_shape = self._model.output_shapes[1] if self.gives_features else None
+        has_head = HEAD_FILE in exported
+        self._head = LiteModel(lite_file(model_dir, HEAD_FILE, self.card)) if has_head else None
 
     def scores(self, faces: np.ndarray | list[np.ndarray]) -> np.ndarray:
         """N x len(labels) probabilities for N uint8 48x48 faces (0-255 grey), or N clips."""
         if self.gives_features:
             return self.scores_and_features(faces)[0]
         batch, n = self._batch(faces)
-        if n == 0:
-            return np.zeros((0, len(self.labels)), dtype=np.float32)
-        return self._calibrated(self._run(batch).numpy(), n)
+        return self._calibrated(self._model(batch)[0], n)
 
     def scores_and_features(self, faces: np.ndarray | list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Scores and feature maps (N x 6 x 6 x 272, of the faces as given) of N faces, for an image model."""
+        """Scores and feature maps (of the faces as given) of N faces, for an image model."""
         batch, n = self._batch(faces)
-        if n == 0:
-            return (np.zeros((0, len(self.labels)), dtype=np.float32),
-                    np.zeros((0, *self.trunk.output_shape[1:]), np.float32))
-        if len(batch) <= LITE_MAX_BATCH:
-            scores, features = self._lite(batch)
-        else:
-            scores, features = (t.numpy() for t in self._run_with_features(batch))
+        scores, features = self._model(batch)
         return self._calibrated(scores, n), features[:n]
 
     def _batch(self, faces: np.ndarray | list[np.ndarray]) -> tuple[np.ndarray, int]:
@@ -101,51 +142,19 @@ class EmotionClassifier:
         return apply_temperature(probabilities, self.temperature)
 
     def shares_features_with(self, image_model: "EmotionClassifier") -> bool:
-        """True when this clip model's feature extractor is the image model's, weight for weight."""
-        if self._head is None or not image_model.gives_features:
-            return False
-        mine, theirs = self.trunk.get_weights(), image_model.trunk.get_weights()
-        return len(mine) == len(theirs) and all(np.array_equal(a, b) for a, b in zip(mine, theirs))
+        """True when this clip model's feature extractor is the image model's, weight for weight
+        (its card names the image model's Keras file, and the extractor was not trained further)."""
+        return (self._head is not None and image_model.gives_features
+                and self.card.get("features_from") == image_model.keras_sha256)
 
     def scores_from_features(self, features: np.ndarray) -> np.ndarray:
         """A clip model's scores for N clips given as N x frames x feature maps."""
-        return self._run_head(np.asarray(features, dtype=np.float32)).numpy()
+        return self._head(features)[0]
 
     def scores_batched(self, faces: np.ndarray, batch_size: int = 512) -> np.ndarray:
         """Scores for a large set of faces, a batch at a time (evaluation)."""
         parts = [self.scores(faces[i:i + batch_size]) for i in range(0, len(faces), batch_size)]
         return np.concatenate(parts) if parts else self.scores([])
-
-
-class LiteModel:
-    """A Keras model with outputs (scores, feature map) run through TensorFlow Lite (XNNPACK),
-    one face per call: about 0.9 ms a face here, against 2.2-2.9 ms through a TensorFlow function,
-    whose per-call overhead dominates at the batch sizes of a camera frame. Same results to
-    within float rounding (< 1e-5). Converted when the model is loaded (about 1 s), so no
-    second model file can drift from the Keras one. Not thread-safe: one caller at a time."""
-
-    def __init__(self, model) -> None:
-        import tensorflow as tf
-        from ai_edge_litert.interpreter import Interpreter
-
-        converter = tf.lite.TFLiteConverter.from_keras_model(model)  # input 1 x 48 x 48 x 1
-        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # Keras prints the export
-            content = converter.convert()
-        self._interpreter = Interpreter(model_content=content, num_threads=2)
-        self._interpreter.allocate_tensors()
-        self._input = self._interpreter.get_input_details()[0]["index"]
-        outputs = self._interpreter.get_output_details()
-        # The converter may reorder the outputs: the scores are the one with 2 dimensions.
-        self._scores, self._features = (o["index"] for o in sorted(outputs, key=lambda o: len(o["shape"])))
-
-    def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        scores, features = [], []
-        for face in batch:
-            self._interpreter.set_tensor(self._input, face[None])
-            self._interpreter.invoke()
-            scores.append(self._interpreter.get_tensor(self._scores)[0])
-            features.append(self._interpreter.get_tensor(self._features)[0])
-        return np.array(scores), np.array(features)
 
 
 def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
@@ -155,15 +164,3 @@ def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarr
     logits = np.log(np.clip(probabilities, 1e-12, 1.0)) / temperature
     exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
     return (exp / exp.sum(axis=-1, keepdims=True)).astype(np.float32)
-
-
-def _trunk_and_head(model, feature_layer: str) -> tuple:
-    """(feature extractor, None) of an image model, (feature extractor, head) of a clip model
-    (fer_training.models.make_clip_model), (None, None) of a model of another shape."""
-    if "trunk" in [layer.name for layer in model.layers]:
-        return model.get_layer("trunk").layer, model.layers[-1]
-    if feature_layer in [layer.name for layer in model.layers]:
-        import keras
-
-        return keras.Model(model.input, model.get_layer(feature_layer).output), None
-    return None, None

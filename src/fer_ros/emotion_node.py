@@ -26,6 +26,7 @@ from fer_ros.classify import EmotionClassifier
 from fer_ros.clip_stage import ClipResult, ClipStage
 from fer_ros.detect import DETECTORS, FaceDetector
 from fer_ros.frame_stats import FrameStats
+from fer_ros.hri_faces import HriFaces
 from fer_ros.image_conversion import (
     ImageConversionError,
     array_to_image,
@@ -34,7 +35,7 @@ from fer_ros.image_conversion import (
     to_vision_order,
 )
 from fer_ros.image_ops import to_bgr8
-from fer_ros.model_files import SHIPPED_CLIP_MODELS, SHIPPED_IMAGE_MODEL
+from fer_ros.model_files import PRECISIONS, SHIPPED_CLIP_MODELS, SHIPPED_IMAGE_MODEL
 from fer_ros.node_main import run_node
 from fer_ros.params import ParameterError, Spec, declare_all, refuse_invalid
 from fer_ros.pipeline import EmotionPipeline, FaceResult
@@ -59,9 +60,11 @@ PARAMETERS = {
     "max_faces": Spec(8, "faces classified per frame, largest first", low=1, high=64, dynamic=True),
     "x_factor": Spec(2.1, "crop width in eye distances", low=0.5, high=6.0, dynamic=True),
     "y_factor": Spec(3.2, "crop height in eye distances", low=0.5, high=6.0, dynamic=True),
-    "model_dir": Spec("", "model folder (model.keras + model.json); empty = the shipped model"),
-    "flip_tta": Spec(False, "also classify each face's mirror image and average (+1.3 points on FER2013, "
-                            "+0.9 ms a face)"),
+    "model_dir": Spec("", "model folder (model.tflite + model.json); empty = the shipped model"),
+    "model_precision": Spec("auto", "image model file: float, int8, or auto (int8 where the folder has it)",
+                            choices=PRECISIONS),
+    "flip_tta": Spec(True, "also classify each face's mirror image and average (+0.6 points on FER2013 "
+                           "PublicTest for the shipped model, twice the classification time)"),
     "max_image_pixels": Spec(4096 * 4096, "larger images are refused unprocessed", low=1, dynamic=True),
     "track_min_iou": Spec(0.3, "box overlap that continues a track", low=0.0, high=1.0, dynamic=True),
     "track_max_missed": Spec(5, "frames a track survives without a detection", low=0, dynamic=True),
@@ -73,6 +76,8 @@ PARAMETERS = {
     "clip_model_dir": Spec("", "your own clip model folder (clip_model lstm or c3d); empty = the shipped one"),
     "clip_length": Spec(12, "frames buffered per tracked face; the clip models see 12 evenly spaced of them",
                         low=1, high=300),
+    "hri": Spec(False, "also publish ROS4HRI (REP-155) faces: /humans/faces/tracked and per face roi, cropped, "
+                       "aligned, landmarks, expression (needs hri_msgs)"),
     "clip_stride": Spec(6, "frames between two clip classifications of the same face", low=1, high=300,
                         dynamic=True),
 }
@@ -84,13 +89,14 @@ class EmotionNode(Node):
         self.params = declare_all(self, PARAMETERS)
         p = self.params
         model_dir = Path(p["model_dir"]) if p["model_dir"] else SHIPPED_IMAGE_MODEL
-        self.classifier = EmotionClassifier(model_dir, p["flip_tta"])
+        self.classifier = EmotionClassifier(model_dir, p["flip_tta"], p["model_precision"])
         detector = FaceDetector(p["detector"], p["upsample"], p["min_face_size"], p["detection_threshold"],
                                 p["detect_scale"])
         self.pipeline = EmotionPipeline(
             FaceAligner(detector, p["x_factor"], p["y_factor"], p["max_faces"]), self.classifier,
             IouTracker(p["track_min_iou"], p["track_max_missed"]), p["detect_every"])
         self.clip_stage = self._clip_stage(p, self.classifier)
+        self.hri = HriFaces(self, self.pipeline.aligner) if p["hri"] else None
         self.add_on_set_parameters_callback(refuse_invalid(PARAMETERS, self._apply))
         self.stats = FrameStats()
         self.clips_published = 0
@@ -112,10 +118,12 @@ class EmotionNode(Node):
         self._last_stamp = (-1, -1)
         self._worker = threading.Thread(target=self._work, name="fer_emotion_worker", daemon=True)
         self._worker.start()
-        clip_models = ", ".join(m.name for m in self.clip_stage.models.values()) if self.clip_stage else "off"
-        self.get_logger().info(f"model {self.classifier.name} ({len(self.classifier.labels)} labels); "
-                               f"listening on {topic} ({'compressed' if compressed else 'raw'}); "
-                               f"clip models: {clip_models}")
+        clip_models = ", ".join(m.name for m in self.clip_stage.models.values()) if self.clip_stage else ""
+        outputs = [self.publisher.topic_name]
+        outputs += [f"{self.clip_publisher.topic_name} ({clip_models})"] if clip_models else []
+        outputs += ["/humans/faces/ (ROS4HRI)"] if self.hri else []
+        self.get_logger().info(f"listening on {topic} ({'compressed' if compressed else 'raw'}); model "
+                               f"{self.classifier.name}; publishing {', '.join(outputs)}")
 
     @staticmethod
     def _clip_stage(p: dict, image_model: EmotionClassifier) -> ClipStage | None:
@@ -182,6 +190,8 @@ class EmotionNode(Node):
             return
         self._last_stamp = stamp
         self.publisher.publish(self._to_message(msg, results))
+        if self.hri:
+            self.hri.publish(msg.header, pixels, results, self.params["confidence_threshold"])
         for clip in clips:
             self.clip_publisher.publish(self._clip_message(msg, clip))
         self.clips_published += len(clips)

@@ -28,7 +28,9 @@ class NodeSpec:
 
 CAMERA = NodeSpec("camera_node", "camera", "camera", "fer_ros.camera_node:CameraNode")
 EMOTION = NodeSpec("emotion_node", "emotion", "fer", "fer_ros.emotion_node:EmotionNode")
-GRAPH: tuple[NodeSpec, ...] = (CAMERA, EMOTION)
+REACTIONS = NodeSpec("emotion_reactions", "reactions", "fer", "fer_ros.emotion_reactions:EmotionReactions")
+GRAPH: tuple[NodeSpec, ...] = (CAMERA, EMOTION, REACTIONS)
+OPTIONAL = {REACTIONS: "reactions"}  # nodes started only when this launch argument / fer-run option asks
 
 
 def config_dir() -> Path:
@@ -42,9 +44,14 @@ def use_shared_memory_profile() -> None:
         os.environ.setdefault(key, value)
 
 
+FAST_DDS_2_DISTROS = ("humble", "iron", "jazzy")
+
+
 def dds_environment() -> dict[str, str]:
     """Environment that loads the shared-memory Fast DDS profile: large frames are lost with
-    the default segment. Both names: Fast DDS 2 (Humble, Jazzy) reads the first, 3 (Kilted)
-    the second."""
-    profile = str(config_dir() / FASTDDS_PROFILE)
-    return {"FASTRTPS_DEFAULT_PROFILES_FILE": profile, "FASTDDS_DEFAULT_PROFILES_FILE": profile}
+    the default segment. One name, the one this distro's Fast DDS reads: Fast DDS 2 (Humble,
+    Jazzy) reads FASTRTPS_DEFAULT_PROFILES_FILE; Fast DDS 3 (Kilted on, and the PyPI wheels)
+    FASTDDS_DEFAULT_PROFILES_FILE, and warns that the other one is deprecated when it is set."""
+    fast_dds_2 = os.environ.get("ROS_DISTRO", "").lower() in FAST_DDS_2_DISTROS
+    return {"FASTRTPS_DEFAULT_PROFILES_FILE" if fast_dds_2 else "FASTDDS_DEFAULT_PROFILES_FILE":
+            str(config_dir() / FASTDDS_PROFILE)}

@@ -32,3 +32,21 @@ def to_bgr8(image: np.ndarray) -> np.ndarray:
     if image.shape[2] == 4:
         return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
     return image
+
+
+def fit_into_square(image: np.ndarray, box: tuple[int, int, int, int], size: int) -> np.ndarray:
+    """The box's pixels scaled to fit a size x size image, centred, zero-padded (REP-155's
+    `cropped` face image). `box` is (x, y, w, h) in image pixels, clipped to the image."""
+    x, y, w, h = box
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(image.shape[1], x + w), min(image.shape[0], y + h)
+    out = np.zeros((size, size, *image.shape[2:]), image.dtype)
+    if x1 <= x0 or y1 <= y0:
+        return out
+    region = image[y0:y1, x0:x1]
+    scale = size / max(region.shape[:2])
+    rw, rh = max(1, round(region.shape[1] * scale)), max(1, round(region.shape[0] * scale))
+    resized = cv2.resize(region, (rw, rh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    top, left = (size - rh) // 2, (size - rw) // 2
+    out[top:top + rh, left:left + rw] = resized.reshape(rh, rw, *image.shape[2:])
+    return out

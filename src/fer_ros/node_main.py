@@ -1,5 +1,6 @@
 """The `main()` every node module shares: init, spin, clean shutdown, clear start-up errors."""
 
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -18,22 +19,34 @@ START_ERRORS = (ParameterError, ModelFileError, OSError)
 def run_nodes(build: Callable[[list[Node]], None], spin: Callable[[list[Node]], None],
               args: list[str] | None = None) -> int:
     """Create nodes with `build` (it appends them), `spin` them until done, Ctrl-C or
-    shutdown, then destroy them; exit code 2 with the reason when they cannot start."""
+    shutdown, then destroy them; exit code 2 with the reason when they cannot start, 0 after
+    Ctrl-C, whenever it comes (also while a node is still starting)."""
     rclpy.init(args=args)
     nodes: list[Node] = []
+    code = 0
     try:
         build(nodes)
         spin(nodes)
     except START_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        code = 2
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        if rclpy.ok():
+            raise
+        # Ctrl-C shut the context down while a node was being built: a clean stop, not an error.
     finally:
-        for node in nodes:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+        # Ctrl-C in a terminal running `ros2 launch` reaches each node twice (the terminal's own,
+        # then launch's): the second must not interrupt the teardown with a KeyboardInterrupt.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            for node in nodes:
+                node.destroy_node()
+            rclpy.try_shutdown()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    return code
 
 
 def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:

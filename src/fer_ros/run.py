@@ -19,10 +19,11 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 
-from fer_ros.graph import CAMERA, EMOTION, PARAMS_FILE, config_dir, use_shared_memory_profile
+from fer_ros.graph import CAMERA, EMOTION, GRAPH, OPTIONAL, PARAMS_FILE, config_dir, use_shared_memory_profile
 from fer_ros.image_conversion import image_to_array
 from fer_ros.node_main import run_nodes, spinning_in_threads
 from fer_ros.sample_clip import SAMPLE_CLIP
+from fer_ros.video_source import open_capture
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -36,6 +37,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(default: every frame is processed)")
     p.add_argument("--record", type=Path, metavar="PATH", help="write the annotated video here")
     p.add_argument("--json", type=Path, metavar="PATH", help="one JSON line per processed frame")
+    p.add_argument("--hri", action="store_true", help="also publish ROS4HRI faces (/humans/faces/...)")
+    p.add_argument("--reactions", action="store_true",
+                   help="also run the example behaviour node emotion_reactions (/fer/reactions)")
     p.add_argument("--params", type=Path, default=None,
                    help=f"parameter file (default: config/{PARAMS_FILE})")
     return p.parse_args(argv)
@@ -124,10 +128,9 @@ def choose_source(args: argparse.Namespace) -> tuple[dict, str]:
             raise FileNotFoundError(f"video file not found: {args.video}")
         return {"video": str(args.video), "lockstep": not args.realtime}, f"video {args.video}"
     index = args.camera if args.camera is not None else 0
-    capture = cv2.VideoCapture(index)
-    opened = capture.isOpened()
-    capture.release()
-    if opened:
+    capture = open_capture(index)
+    if capture is not None:
+        capture.release()
         return {"device": index, "video": ""}, f"camera {index}"
     if args.camera is not None:
         raise OSError(f"cannot open camera {index}")
@@ -150,10 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     built: dict[str, Node] = {}
 
     def build(nodes: list[Node]) -> None:
-        nodes.append(EMOTION.load_class()(namespace=EMOTION.namespace))
-        overrides = [Parameter(k, value=v) for k, v in camera_params.items()]
-        built["camera"] = CAMERA.load_class()(namespace=CAMERA.namespace, parameter_overrides=overrides)
-        nodes.append(built["camera"])
+        overrides = {CAMERA: camera_params, EMOTION: {"hri": args.hri}}
+        for spec in GRAPH:  # as the launch file does
+            if spec in OPTIONAL and not getattr(args, OPTIONAL[spec]):
+                continue
+            node = spec.load_class()(namespace=spec.namespace, parameter_overrides=[
+                Parameter(k, value=v) for k, v in overrides.get(spec, {}).items()])
+            nodes.append(node)
+            built[spec.name] = node
         built["listener"] = ResultListener(args.json, args.record, built["camera"].fps, args.frames)
         nodes.append(built["listener"])
 

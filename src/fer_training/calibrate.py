@@ -15,6 +15,7 @@ import numpy as np
 
 from fer_ros.classify import EmotionClassifier, apply_temperature
 from fer_ros.model_files import METADATA_FILE, SHIPPED_IMAGE_MODEL
+from fer_training.export_model import export
 from fer_training.fer2013 import default_data_dir, load_split
 from fer_training.metrics import expected_calibration_error
 
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", type=Path, default=default_data_dir(), help="folder holding fer2013/")
     p.add_argument("--json", type=Path, help="write the figures here")
     args = p.parse_args(argv)
+    export(args.model, args.data_dir)  # calibrate the TensorFlow Lite files made from model.keras now
     card_path = args.model / METADATA_FILE
     card = json.loads(card_path.read_text())
     figures: dict = {"fitted_on": "PublicTest"}

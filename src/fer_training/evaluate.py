@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import cv2
@@ -10,13 +11,14 @@ import numpy as np
 from fer_ros.align import FACE_SIZE, FaceAligner
 from fer_ros.classify import EmotionClassifier
 from fer_ros.image_ops import to_grey
-from fer_ros.model_files import SHIPPED_IMAGE_MODEL
+from fer_ros.model_files import PRECISIONS, SHIPPED_IMAGE_MODEL, ModelFileError
 from fer_training.fer2013 import SPLITS, default_data_dir, load_split
 from fer_training.labelled_images import labelled_images
 from fer_training.metrics import confusion_matrix, expected_calibration_error, macro_f1, per_class
 
 FER2013_DATASETS = tuple(f"fer2013:{split}" for split in SPLITS if split != "Training")
 NO_FACE = -1
+DATASETS_HELP = "fer2013:PublicTest|PrivateTest, jaffe, ckplus or folder:PATH"
 
 
 def score_labelled(classifier: EmotionClassifier, dataset: str, data_dir: Path
@@ -89,14 +91,23 @@ def write_outputs(report: dict, json_path: Path | None, plot_path: Path | None) 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--dataset", default="fer2013:PrivateTest",
-                   help=f"{', '.join(FER2013_DATASETS)}, jaffe, ckplus or folder:PATH")
+                   help=DATASETS_HELP)
     p.add_argument("--data-dir", type=Path, default=default_data_dir())
     p.add_argument("--model", type=Path, default=SHIPPED_IMAGE_MODEL, help="model folder")
     p.add_argument("--flip", action="store_true", help="average each face's scores with its mirror image's")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="model file: float, int8, or auto (int8 where the folder has it, as the node)")
     p.add_argument("--json", type=Path, help="write the report here")
     p.add_argument("--plot", type=Path, help="write the normalised confusion matrix here (PNG)")
     args = p.parse_args(argv)
-    report = evaluate(EmotionClassifier(args.model, args.flip), args.dataset, args.data_dir)
+    if not (args.dataset in (*FER2013_DATASETS, "jaffe", "ckplus") or args.dataset.startswith("folder:")):
+        print(f"error: unknown dataset {args.dataset!r}; expected {DATASETS_HELP}", file=sys.stderr)
+        return 2
+    try:
+        report = evaluate(EmotionClassifier(args.model, args.flip, args.precision), args.dataset, args.data_dir)
+    except (OSError, ValueError, ModelFileError) as e:  # a missing folder, an unreadable image, a bad model
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print(f"{report['dataset']}: accuracy {report['accuracy']:.4f} on {report['n']} images, "
           f"{report['detected']} faces found, macro F1 {report['macro_f1']:.4f}, ECE {report['ece']:.4f} "
           f"({report['model']})")

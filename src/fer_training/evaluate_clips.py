@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_ros.classify import EmotionClassifier
-from fer_ros.model_files import SHIPPED_CLIP_MODELS, SHIPPED_IMAGE_MODEL
+from fer_ros.model_files import PRECISIONS, SHIPPED_CLIP_MODELS, SHIPPED_IMAGE_MODEL
 from fer_training.clip_folders import load_clips
 from fer_training.evaluate import build_report, write_outputs
 from fer_training.fer2013 import default_data_dir
@@ -32,10 +32,22 @@ def majority_vote(frame_scores: np.ndarray) -> np.ndarray:
 
 def evaluate_clips(clip_model: EmotionClassifier, image_model: EmotionClassifier, clips: np.ndarray,
                    truth: np.ndarray, dataset: str) -> dict:
-    scores = clip_model.scores_batched(clips, batch_size=64)
-    report = build_report(dataset, clip_model.name, list(clip_model.labels), truth, scores)
+    """The clip model's report, by the node's path where it has it (the image model's feature
+    maps into the clip model's head), with the image model's per-frame baselines."""
     n, t = clips.shape[:2]
-    frame_scores = image_model.scores_batched(clips.reshape(n * t, *clips.shape[2:])).reshape(n, t, -1)
+    frames = clips.reshape(n * t, *clips.shape[2:])
+    if clip_model.shares_features_with(image_model):
+        parts = [image_model.scores_and_features(frames[i:i + 1200]) for i in range(0, len(frames), 1200)]
+        frame_scores = np.concatenate([p[0] for p in parts]).reshape(n, t, -1)
+        features = np.concatenate([p[1] for p in parts])
+        scores = clip_model.scores_from_features(features.reshape(n, t, *features.shape[1:]))
+        path = f"{image_model.name} feature maps -> clip head (the node's path)"
+    else:
+        frame_scores = image_model.scores_batched(frames).reshape(n, t, -1)
+        scores = clip_model.scores_batched(clips, batch_size=64)
+        path = "whole clip model on the crops"
+    report = build_report(dataset, clip_model.name, list(clip_model.labels), truth, scores)
+    report["path"] = path
     report["baseline_majority_vote"] = float(np.mean(majority_vote(frame_scores) == truth))
     report["baseline_mean_scores"] = float(np.mean(frame_scores.mean(axis=1).argmax(axis=1) == truth))
     report["baseline_image_model"] = image_model.name
@@ -47,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default="lstm", help="lstm, c3d (the shipped clip models) or a model folder")
     p.add_argument("--data-dir", type=Path, default=default_data_dir(), help="folder holding fer2013/")
     p.add_argument("--clips", type=Path, help="a create_list clip list instead of synthetic PrivateTest clips")
-    p.add_argument("--image-model", type=Path, default=SHIPPED_IMAGE_MODEL, help="image model of the baselines")
+    p.add_argument("--image-model", type=Path, default=SHIPPED_IMAGE_MODEL,
+                   help="image model of the baselines, whose feature maps the clip head reads (as in the node)")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto", help="of the image model (auto: as the node)")
     p.add_argument("--seed", type=int, default=1, help="seed of the synthetic clips")
     p.add_argument("--json", type=Path, help="write the report here")
     p.add_argument("--plot", type=Path, help="write the normalised confusion matrix here (PNG)")
@@ -64,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         clips, truth, _ = synthesize_split(args.data_dir, "PrivateTest", args.seed)
         dataset = "synthetic:PrivateTest"
-    report = evaluate_clips(clip_model, EmotionClassifier(args.image_model), clips, truth, dataset)
+    report = evaluate_clips(clip_model, EmotionClassifier(args.image_model, precision=args.precision), clips, truth,
+                            dataset)
     print(f"{dataset}: {report['model']} accuracy {report['accuracy']:.4f} on {report['n']} clips, "
           f"macro F1 {report['macro_f1']:.4f}, ECE {report['ece']:.4f}; per-frame baselines: majority vote "
           f"{report['baseline_majority_vote']:.4f}, mean scores {report['baseline_mean_scores']:.4f}")

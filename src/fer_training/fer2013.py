@@ -34,6 +34,8 @@ def load_split(data_dir: Path | str, split: str) -> tuple[np.ndarray, np.ndarray
 
 
 def _read_labels(path: Path, split: str) -> np.ndarray:
+    if not path.is_file():
+        raise FileNotFoundError(f"FER2013 labels not found: {path} (the data folder must hold fer2013/)")
     with open(path, newline="") as f:
         rows = [(int(r["index"]), int(r["label"])) for r in csv.DictReader(f) if r["split"] == split]
     rows.sort()

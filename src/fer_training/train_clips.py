@@ -22,8 +22,9 @@ import keras
 import numpy as np
 
 from fer_ros.labels import LABELS
-from fer_ros.model_files import MODEL_FILE, SHIPPED_IMAGE_MODEL, write_metadata
+from fer_ros.model_files import MODEL_FILE, SHIPPED_IMAGE_MODEL, sha256_of, write_metadata
 from fer_training.clip_folders import load_clips
+from fer_training.export_model import export
 from fer_training.fer2013 import default_data_dir
 from fer_training.models import CLIP_HEADS, CLIP_LENGTH, INPUT_SHAPE, frame_classifier, image_trunk, make_clip_model
 from fer_training.provenance import command_line, machine
@@ -173,6 +174,12 @@ def main(argv: list[str] | None = None) -> int:
         "train_seconds": round(time.time() - start, 1),
         "machine": machine(),
     }
-    write_metadata(args.out, arch=f"clip-{args.model}", training=training, input_shape=(CLIP_LENGTH, *INPUT_SHAPE))
+    card_path = write_metadata(args.out, arch=f"clip-{args.model}", training=training,
+                               input_shape=(CLIP_LENGTH, *INPUT_SHAPE))
+    if not args.fine_tune:  # the node may then feed it the image model's own feature maps
+        card = json.loads(card_path.read_text())
+        card["features_from"] = sha256_of(args.image_model / MODEL_FILE)
+        card_path.write_text(json.dumps(card, indent=2) + "\n")
+    export(args.out)
     print(json.dumps(training["accuracy"]), f"labels {list(LABELS)}")
     return 0

@@ -8,10 +8,19 @@ Resumable: after every epoch `OUT/checkpoint.keras` (model and optimizer state) 
 continues from them, e.g. across commands limited to 10 minutes on a lent accelerator
 (`--time-budget 540 --resume`, repeated). A resumed run's dropout draws differ from an
 uninterrupted one's. The checkpoint is removed once the model is written.
+
+The learning rate follows a cosine over the planned epochs, set per epoch; with a time budget
+the plan shrinks, after two epochs, to the epochs that fit in it, so a run cut by the budget
+still ends at a small learning rate.
+
+Two framings of the same faces (`--aligned-dir`, the output of `fer-preprocess-fer2013`, and
+`--framing`): the node's crops of a live face are framed differently from FER2013's tiles.
 """
 
 import argparse
 import json
+import math
+import sys
 import time
 from pathlib import Path
 
@@ -21,6 +30,7 @@ import numpy as np
 from fer_ros.labels import LABELS
 from fer_ros.model_files import MODEL_FILE, write_metadata
 from fer_training.augment import augment
+from fer_training.export_model import export
 from fer_training.fer2013 import default_data_dir, load_split
 from fer_training.models import ARCHITECTURES
 from fer_training.provenance import command_line, machine
@@ -34,6 +44,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help="sgd: Nesterov momentum 0.9")
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--mixup", type=float, default=0.0, help="mixup with Beta(a, a) weights (0: off)")
+    p.add_argument("--framing", type=float, default=0.0,
+                   help="augmentation: move this fraction of tiles toward the node's framing "
+                        "(wider, tilted, shifted, soft)")
+    p.add_argument("--aligned-dir", type=Path,
+                   help="fer-preprocess-fer2013 output: each epoch, half the Training faces found there come from it")
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--time-budget", type=float, default=3000.0,
@@ -44,6 +62,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="weight classes by inverse frequency (balanced) or its square root (disgust: 436 images)")
     p.add_argument("--patience", type=int, default=0, help="stop after N epochs without a better PublicTest (0: off)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.* if present")
+    p.add_argument("--teachers", type=Path, nargs="+", metavar="DIR",
+                   help="distil these models (their mean log-scores over the face and its mirror image) into this one")
+    p.add_argument("--distill-temperature", type=float, default=4.0, help="T of the loss CE + T^2 KL(teachers, model)")
+    p.add_argument("--init", type=Path, metavar="DIR", help="start from this model folder's weights (same --arch)")
+    p.add_argument("--no-export", action="store_true",
+                   help="write no .tflite files (a machine without TensorFlow; run fer-export-model OUT later)")
     p.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity (0, 1 or 2)")
     return p.parse_args(argv)
 
@@ -59,61 +83,156 @@ def _as_input(images: np.ndarray) -> np.ndarray:
     return images[..., None].astype("float32")
 
 
-def main(argv: list[str] | None = None) -> None:
+def cosine_lr(base: float, epoch: int, planned: int) -> float:
+    return 0.5 * base * (1 + math.cos(math.pi * min(epoch, planned) / planned))
+
+
+def mixup(x: np.ndarray, y: np.ndarray, alpha: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Each image blended with a random other one, and the labels alike (Zhang et al. 2018)."""
+    weight = rng.beta(alpha, alpha, len(x)).astype(np.float32)
+    other = rng.permutation(len(x))
+    return (weight[:, None, None, None] * x + (1 - weight[:, None, None, None]) * x[other],
+            weight[:, None] * y + (1 - weight[:, None]) * y[other])
+
+
+def load_aligned_training(aligned_dir: Path, y_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The node-framed Training faces and which of them were found (fer-preprocess-fer2013)."""
+    import csv
+
+    x, y = load_split(aligned_dir, "Training")
+    if not np.array_equal(y, y_train):
+        raise ValueError(f"{aligned_dir}: its Training labels differ from FER2013's")
+    with open(aligned_dir / "fer2013" / "detected.csv", newline="") as f:
+        found = [int(r["detected"]) for r in csv.DictReader(f) if r["split"] == "Training"]
+    return x, np.array(found, dtype=bool)
+
+
+@keras.saving.register_keras_serializable(package="fer")
+class DistillationLoss(keras.losses.Loss):
+    """Cross-entropy with the labels plus T^2 KL(teachers || model at temperature T) (Hinton et
+    al. 2015). `y_true` holds the one-hot labels, then the teachers' scores at temperature T."""
+
+    def __init__(self, temperature: float = 4.0, label_smoothing: float = 0.1, **kwargs):
+        super().__init__(name=kwargs.pop("name", "distillation_loss"), **kwargs)
+        self.temperature, self.label_smoothing = temperature, label_smoothing
+
+    def call(self, y_true, y_pred):
+        from keras import ops
+
+        classes = ops.shape(y_pred)[-1]
+        hard, soft = y_true[:, :classes], y_true[:, classes:]
+        ce = keras.losses.categorical_crossentropy(hard, y_pred, label_smoothing=self.label_smoothing)
+        log_student = ops.log_softmax(ops.log(ops.clip(y_pred, 1e-7, 1.0)) / self.temperature, axis=-1)
+        kl = ops.sum(soft * (ops.log(ops.clip(soft, 1e-7, 1.0)) - log_student), axis=-1)
+        return ce + self.temperature ** 2 * kl
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "temperature": self.temperature, "label_smoothing": self.label_smoothing}
+
+
+@keras.saving.register_keras_serializable(package="fer")
+def label_accuracy(y_true, y_pred):
+    """Accuracy against the one-hot labels in the first columns of `y_true` (also with teachers' scores)."""
+    from keras import ops
+
+    classes = ops.shape(y_pred)[-1]
+    return ops.cast(ops.argmax(y_true[:, :classes], axis=-1) == ops.argmax(y_pred, axis=-1), "float32")
+
+
+def teacher_scores(teachers: list[keras.Model], x: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(mean log-score / T) over the teachers and the mirror images."""
+    log_scores = [np.log(np.clip(t.predict(images, batch_size=1024, verbose=0), 1e-7, 1.0))
+                  for t in teachers for images in (x, x[:, :, ::-1])]
+    logits = np.mean(log_scores, axis=0) / temperature
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def _optimizer(args: argparse.Namespace) -> keras.optimizers.Optimizer:
+    if args.optimizer == "sgd":
+        return keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True, weight_decay=args.weight_decay or None)
+    return keras.optimizers.Adam(args.lr, weight_decay=args.weight_decay or None)
+
+
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     keras.utils.set_random_seed(args.seed)
-    x_train, y_train = load_split(args.data_dir, "Training")
-    x_val, y_val = load_split(args.data_dir, "PublicTest")
+    try:
+        x_train, y_train = load_split(args.data_dir, "Training")
+        x_val, y_val = load_split(args.data_dir, "PublicTest")
+        x_aligned, found = load_aligned_training(args.aligned_dir, y_train) if args.aligned_dir else (None, None)
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     num_classes = len(LABELS)
 
     args.out.mkdir(parents=True, exist_ok=True)
     checkpoint, state_path = args.out / "checkpoint.keras", args.out / "checkpoint.json"
     rng = np.random.default_rng(args.seed)
     history: dict[str, list[float]] = {}
-    first_epoch, trained_before = 0, 0.0
+    first_epoch, trained_before, planned = 0, 0.0, args.epochs
     if args.resume and checkpoint.is_file() and state_path.is_file():
         model = keras.saving.load_model(checkpoint)  # with its optimizer state
         state = json.loads(state_path.read_text())
         first_epoch, history, trained_before = state["epochs_done"], state["history"], state["train_seconds"]
+        planned = state["planned_epochs"]
         rng.bit_generator.state = state["rng"]
         print(f"resuming after epoch {first_epoch} from {checkpoint}")
     else:
         model = ARCHITECTURES[args.arch]()
-        steps = args.epochs * int(np.ceil(len(x_train) / args.batch_size))
-        model.compile(
-            optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(args.lr, steps)),
-            loss=keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing),
-            metrics=["accuracy"],
-        )
+        if args.init:
+            model.set_weights(keras.saving.load_model(args.init / MODEL_FILE, compile=False).get_weights())
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing)
+        if args.teachers:
+            loss = DistillationLoss(args.distill_temperature, args.label_smoothing)
+        model.compile(optimizer=_optimizer(args), loss=loss, metrics=[label_accuracy])
     y_train_1hot = keras.utils.to_categorical(y_train, num_classes)
     sample_weight = class_weights(y_train, args.class_weight, num_classes)[y_train]
-    validation = (_as_input(x_val), keras.utils.to_categorical(y_val, num_classes))
+    teachers = [keras.saving.load_model(t / MODEL_FILE, compile=False) for t in args.teachers or []]
+    y_val_1hot = keras.utils.to_categorical(y_val, num_classes)
+    validation = (_as_input(x_val), np.hstack([y_val_1hot, y_val_1hot]) if teachers else y_val_1hot)
     best_weights = args.out / "best.weights.h5"
     start = time.time()
-    for epoch in range(first_epoch, args.epochs):
+    epoch = first_epoch
+    while epoch < planned:
+        epoch_start = time.time()
         # A fresh augmentation of the whole training set per epoch.
-        x_epoch = _as_input(augment(x_train, rng, brightness=args.brightness, erase=args.erase))
-        result = model.fit(x_epoch, y_train_1hot, sample_weight=sample_weight, validation_data=validation,
+        faces = x_train
+        if x_aligned is not None:
+            faces = np.where((found & (rng.random(len(found)) < 0.5))[:, None, None], x_aligned, x_train)
+        x_epoch = _as_input(augment(faces, rng, brightness=args.brightness, erase=args.erase, framing=args.framing))
+        y_epoch = y_train_1hot
+        if args.mixup > 0:
+            x_epoch, y_epoch = mixup(x_epoch, y_train_1hot, args.mixup, rng)
+        if teachers:
+            y_epoch = np.hstack([y_epoch, teacher_scores(teachers, x_epoch, args.distill_temperature)])
+        model.optimizer.learning_rate.assign(cosine_lr(args.lr, epoch, planned))
+        result = model.fit(x_epoch, y_epoch, sample_weight=sample_weight, validation_data=validation,
                            initial_epoch=epoch, epochs=epoch + 1, batch_size=args.batch_size, verbose=args.verbose)
         for key, values in result.history.items():
             history.setdefault(key, []).extend(float(v) for v in values)
-        if history["val_accuracy"][-1] >= max(history["val_accuracy"]):
+        if history["val_label_accuracy"][-1] >= max(history["val_label_accuracy"]):
             model.save_weights(best_weights)
         model.save(checkpoint)
+        elapsed = time.time() - start
+        if epoch == 1:  # the second epoch, compiled and warm, times the rest: fit the plan to the budget
+            per_epoch = time.time() - epoch_start
+            planned = max(2, min(args.epochs, 2 + int((args.time_budget - elapsed) / per_epoch)))
+            print(f"{per_epoch:.1f} s an epoch: planning {planned} epochs")
         state_path.write_text(json.dumps({"epochs_done": epoch + 1, "history": history, "rng": rng.bit_generator.state,
-                                          "train_seconds": trained_before + time.time() - start}))
-        since_best = len(history["val_accuracy"]) - 1 - int(np.argmax(history["val_accuracy"]))
+                                          "train_seconds": trained_before + elapsed, "planned_epochs": planned}))
+        since_best = len(history["val_label_accuracy"]) - 1 - int(np.argmax(history["val_label_accuracy"]))
         if args.patience and since_best >= args.patience:
             print(f"no better PublicTest accuracy for {args.patience} epochs: stopping after epoch {epoch + 1}")
             break
-        elapsed = time.time() - start
-        if elapsed / (epoch + 1 - first_epoch) * (epoch + 2 - first_epoch) > args.time_budget:
-            print(f"time budget of {args.time_budget:.0f} s reached after epoch {epoch + 1}"
-                  + ("" if epoch + 1 == args.epochs else "; continue with --resume"))
-            if epoch + 1 < args.epochs and args.resume:
-                return
+        epoch += 1
+        if elapsed + (time.time() - epoch_start) > args.time_budget and epoch < planned:
+            print(f"time budget of {args.time_budget:.0f} s reached after epoch {epoch}; continue with --resume")
+            if args.resume:
+                return 0
             break
     train_seconds = trained_before + time.time() - start
+    args.epochs = planned  # what reproduces this run's schedule without a time budget
     model.load_weights(best_weights)
     for path in (best_weights, checkpoint, state_path):
         path.unlink()
@@ -122,22 +241,26 @@ def main(argv: list[str] | None = None) -> None:
     shipped.set_weights(model.get_weights())
     shipped.save(args.out / MODEL_FILE)
 
-    val_acc = history["val_accuracy"]
+    val_acc = history["val_label_accuracy"]
     best_epoch = int(np.argmax(val_acc))
     x_test, y_test = load_split(args.data_dir, "PrivateTest")
     scores = model.predict(_as_input(x_test), batch_size=512, verbose=0)
     accuracy = {
-        "Training": float(history["accuracy"][best_epoch]),
+        "Training": float(history["label_accuracy"][best_epoch]),
         "PublicTest": float(val_acc[best_epoch]),
         "PrivateTest": float(np.mean(np.argmax(scores, axis=1) == y_test)),
     }
     training = {
         "data": "FER2013 Training (28,709), checkpoint chosen on PublicTest, reported on PrivateTest",
-        "command": command_line("fer-train-image", args, ("out", "data_dir", "verbose", "resume", "time_budget")),
+        "command": command_line("fer-train-image", args,
+                                ("out", "data_dir", "verbose", "resume", "time_budget", "no_export")),
         "seed": args.seed, "epochs": len(val_acc), "best_epoch": best_epoch + 1,
         "accuracy": accuracy, "train_seconds": round(train_seconds, 1),
         "machine": machine(),
         "note": "Training accuracy is on augmented batches during the best epoch",
     }
     write_metadata(args.out, arch=args.arch, training=training)
+    if not args.no_export:
+        export(args.out, args.data_dir)
     print(json.dumps(accuracy))
+    return 0

@@ -1,0 +1,112 @@
+"""The package under the real ROS 2 tools, as a user of a ROS install runs it: built with colcon
+into a workspace on top of the venv (which `../shared/ros2cli` makes act as /opt/ros/kilted),
+then `ros2 launch`, `ros2 topic echo`, `ros2 param set`, `ros2 run`, `ros2 pkg xml`, and Ctrl-C
+(SIGINT to the launch's process group)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fer_ros.labels import LABELS
+from fer_ros.sample_clip import SAMPLE_CLIP
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.skipif(not (Path(sys.prefix) / "setup.bash").is_file(),
+                                reason="the real ros2 tools come from ../shared/ros2cli (make setup installs them)")
+
+
+def in_workspace(workspace: Path, command: str, background: bool = False,
+                 **kwargs) -> subprocess.CompletedProcess | subprocess.Popen:
+    """`command` run by bash after `. install/setup.bash` (which also sources the venv's); in
+    the background, in a process group of its own, as a terminal would start it."""
+    argv = ["bash", "-c", f". {workspace}/install/setup.bash && exec {command}"]
+    if background:
+        return subprocess.Popen(argv, start_new_session=True, **kwargs)
+    return subprocess.run(argv, capture_output=True, text=True, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> Path:
+    ws = tmp_path_factory.mktemp("fer_ws")
+    build = subprocess.run(
+        ["bash", "-c", f". {sys.prefix}/setup.bash && cd {ws} && colcon --log-base {ws}/log build "
+                       f"--base-paths {ROOT} {ROOT}/fer_msgs --build-base {ws}/build --install-base {ws}/install"],
+        capture_output=True, text=True, timeout=900)
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    return ws
+
+
+def test_ros2_run_and_pkg_find_both_packages(workspace):
+    run = in_workspace(workspace, "ros2 run fer_training extract_frames --help", timeout=120)
+    assert run.returncode == 0 and "-n" in run.stdout and "frames" in run.stdout, run.stderr
+    xml = in_workspace(workspace, "ros2 pkg xml fer_training", timeout=120)
+    assert xml.returncode == 0 and "<name>fer_training</name>" in xml.stdout, xml.stderr
+    listed = in_workspace(workspace, "ros2 pkg list", timeout=120)
+    assert {"fer_msgs", "fer_ros", "fer_training"} <= set(listed.stdout.split())
+
+
+def echo_once(workspace: Path, topic: str, kind: str, extra: str = "", timeout: float = 180) -> dict:
+    """The message `ros2 topic echo --once` printed (YAML, ended by a line '---')."""
+    result = in_workspace(workspace, f"ros2 topic echo --once --no-daemon {extra} {topic} {kind}", timeout=timeout)
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout.split("\n---")[0])
+
+
+def test_launch_answers_a_video_takes_parameters_and_ends_on_ctrl_c(workspace, tmp_path):
+    params = yaml.safe_load((ROOT / "config" / "webcam.yaml").read_text())
+    params["/camera/camera"]["ros__parameters"]["loop"] = True  # frames keep coming for the parameter change
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(yaml.safe_dump(params))
+    log = open(tmp_path / "launch.log", "w")
+    launch = in_workspace(workspace, f"ros2 launch fer_ros webcam.launch.py video:={SAMPLE_CLIP} "
+                                     f"params_file:={params_file} hri:=true reactions:=true",
+                          background=True, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        first = echo_once(workspace, "/fer/emotions", "fer_msgs/msg/FaceEmotionArray", "--filter 'len(m.faces) > 0'")
+        assert first["labels"] == list(LABELS) and first["faces"][0]["label"] in LABELS
+        ids = echo_once(workspace, "/humans/faces/tracked", "hri_msgs/msg/IdsList", "--filter 'len(m.ids) > 0'")["ids"]
+        expression = echo_once(workspace, f"/humans/faces/{ids[0]}/expression", "hri_msgs/msg/Expression")
+        assert expression["expression"] in {"neutral", "angry", "sad", "happy", "surprised", "disgusted", "scared"}
+        nodes = in_workspace(workspace, "ros2 node list --no-daemon --spin-time 5", timeout=120).stdout.split()
+        assert {"/camera/camera", "/fer/emotion", "/fer/reactions"} <= set(nodes)
+        changed = in_workspace(workspace, "ros2 param set --no-daemon --spin-time 5 /fer/emotion "
+                                          "confidence_threshold 0.99", timeout=120)
+        assert changed.returncode == 0 and "successful" in changed.stdout, changed.stdout + changed.stderr
+        unknown = echo_once(workspace, "/fer/emotions", "fer_msgs/msg/FaceEmotionArray",
+                            "--filter 'len(m.faces) > 0 and m.faces[0].confidence < 0.99'")
+        assert unknown["faces"][0]["label"] == "unknown"
+    finally:
+        group = os.getpgid(launch.pid)
+        started = time.monotonic()
+        os.killpg(group, signal.SIGINT)  # what Ctrl-C in the terminal sends
+        try:
+            code = launch.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            code = None
+        ended_after = time.monotonic() - started
+        left = _processes_in_group(group)
+        if left:
+            os.killpg(group, signal.SIGKILL)
+        log.close()
+    output = (tmp_path / "launch.log").read_text()
+    assert code == 0 and ended_after < 10, f"exit {code} after {ended_after:.1f} s\n{output[-3000:]}"
+    assert left == [], f"still running after Ctrl-C: {left}"
+    assert "deprecated" not in output and "[ WARN" not in output, output[-3000:]  # quiet start
+
+
+def _processes_in_group(group: int) -> list[str]:
+    left = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            left.append((stat.parent / "cmdline").read_text().replace("\0", " ").strip())
+    return left
