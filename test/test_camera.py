@@ -1,0 +1,53 @@
+"""The camera node: a missing camera is retried (log line, ERROR in /diagnostics) and comes back;
+a video file that cannot be opened stops it with the reason."""
+
+import subprocess
+
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
+from ros_helpers import executable, ros_node, spin_until
+from sensor_msgs.msg import Image
+
+import fer_ros.camera_node as camera_node
+from fer_ros.sample_clip import SAMPLE_CLIP
+from fer_ros.video_source import open_capture
+
+
+def test_a_missing_camera_is_retried_with_an_error_in_diagnostics_and_comes_back(monkeypatch):
+    # Test double for the device: no camera can be plugged in here, so the first three opening
+    # attempts find none and the fourth finds one (the bundled clip stands in for its frames).
+    attempts = []
+
+    def plugged_in_later(source):
+        attempts.append(source)
+        return open_capture(str(SAMPLE_CLIP)) if len(attempts) > 3 else None
+
+    monkeypatch.setattr(camera_node, "open_capture", plugged_in_later)
+    with ros_node("fer_camera_probe") as (context, probe, executor):
+        statuses, frames = [], []
+        probe.create_subscription(DiagnosticArray, "/diagnostics", lambda m: statuses.extend(
+            s for s in m.status if s.hardware_id == "/camera/camera"), 10)
+        probe.create_subscription(Image, "/camera/image_raw", frames.append, qos_profile_sensor_data)
+        camera = camera_node.CameraNode(context=context, namespace="camera", parameter_overrides=[
+            Parameter("device", value=7), Parameter("retry_period", value=0.2),
+            Parameter("diagnostics_period", value=0.1), Parameter("fps", value=30.0)])
+        executor.add_node(camera)
+        try:
+            assert camera.problem == "cannot open camera 7"
+            assert spin_until(executor, lambda: any(s.level == s.ERROR for s in statuses), 30)
+            error = next(s for s in statuses if s.level == s.ERROR)
+            assert error.message == "cannot open camera 7" and error.name.startswith("fer_ros: camera")
+            assert spin_until(executor, lambda: len(frames) >= 5, 60), f"{len(frames)} frames after the retries"
+            assert attempts == [7] * len(attempts) and len(attempts) == 4 and camera.problem == ""
+            spin_until(executor, lambda: statuses[-1].level == statuses[-1].OK, 10)
+            assert statuses[-1].level == statuses[-1].OK
+        finally:
+            executor.remove_node(camera)
+            camera.destroy_node()
+
+
+def test_a_video_file_that_cannot_be_opened_stops_the_node_with_the_reason(tmp_path):
+    result = subprocess.run([executable("camera_node"), "--ros-args", "-p", f"video:={tmp_path / 'none.mp4'}"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "cannot open video file" in result.stderr
