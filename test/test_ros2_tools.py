@@ -24,11 +24,18 @@ pytestmark = pytest.mark.skipif(not (Path(sys.prefix) / "setup.bash").is_file(),
 def in_workspace(workspace: Path, command: str, background: bool = False,
                  **kwargs) -> subprocess.CompletedProcess | subprocess.Popen:
     """`command` run by bash after `. install/setup.bash` (which also sources the venv's); in
-    the background, in a process group of its own, as a terminal would start it."""
+    the background, as a terminal starts a foreground job: in a process group of its own, with
+    Ctrl-C's signal at its default (a test run started in the background by a script inherits
+    SIGINT ignored, and Python then keeps ignoring it)."""
     argv = ["bash", "-c", f". {workspace}/install/setup.bash && exec {command}"]
     if background:
-        return subprocess.Popen(argv, start_new_session=True, **kwargs)
+        return subprocess.Popen(argv, start_new_session=True, preexec_fn=_default_sigint, **kwargs)
     return subprocess.run(argv, capture_output=True, text=True, **kwargs)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="module")
