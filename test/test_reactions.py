@@ -66,6 +66,9 @@ def test_reactions_node_over_dds_says_who_held_what_with_the_clip_result():
                                clips.get_subscription_count() > 0 and probe.count_publishers("/fer/reactions") > 0
                                or node_process.poll() is not None, 60)
             assert ready and node_process.poll() is None, "emotion_reactions did not start"
+            damaged = _array(99, 0, [(5, "happy", 0.9)])
+            damaged.faces[0].scores = [0.9]  # 1 score for 7 labels: skipped, the node keeps running
+            emotions.publish(damaged)
             for i in range(12):  # 1.1 s of "happy" for face 4, "sad" below the confidence for face 9
                 clips.publish(ClipEmotion(track_id=4, model="lstm", label="happy", confidence=0.81))
                 emotions.publish(_array(100, i * 100_000_000, [(4, "happy", 0.8), (9, "sad", 0.3)]))

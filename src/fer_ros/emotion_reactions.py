@@ -41,7 +41,11 @@ class EmotionReactions(Node):
 
     def on_emotions(self, msg: FaceEmotionArray) -> None:
         time_s = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        faces = [(f.track_id, dict(zip(msg.labels, f.scores))) for f in msg.faces]
+        faces = [(f.track_id, dict(zip(msg.labels, f.scores))) for f in msg.faces
+                 if len(f.scores) == len(msg.labels) > 0]
+        if len(faces) < len(msg.faces):  # from another publisher, or damaged: skipped, never fatal
+            self.get_logger().warning(f"{len(msg.faces) - len(faces)} face(s) whose scores do not match the "
+                                      f"{len(msg.labels)} labels skipped", throttle_duration_sec=5.0)
         present = {track_id for track_id, _ in faces}
         self.last_clip = {t: text for t, text in self.last_clip.items() if t in present}
         for reaction in self.holds.update(time_s, faces):
