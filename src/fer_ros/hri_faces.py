@@ -56,7 +56,8 @@ class HriFaces:
         self._faces: dict[str, dict[str, Any]] = {}  # id -> topic -> publisher
 
     def publish(self, header: Header, pixels: np.ndarray, results: list[FaceResult], threshold: float) -> None:
-        """One frame's faces; `expression` only for a face classified at `threshold` or above."""
+        """One frame's faces; `expression` only for a face classified at `threshold` or above
+        with one of the 7 FER labels (REP-155 consumers understand only its constants)."""
         ids = [face_id(r.track_id) for r in results]
         for fid in ids:
             if fid not in self._faces:  # before the id is first listed
@@ -65,7 +66,8 @@ class HriFaces:
         colour = to_bgr8(pixels)
         height, width = grey.shape[:2]
         for fid, r in zip(ids, results):
-            self._publish_face(self._faces[fid], header, grey, colour, r, width, height, r.confidence >= threshold)
+            with_expression = r.confidence >= threshold and r.label in EXPRESSIONS  # a label of another model: none
+            self._publish_face(self._faces[fid], header, grey, colour, r, width, height, with_expression)
         self.tracked.publish(self.msgs.IdsList(header=header, ids=ids))
         for fid in set(self._faces) - set(ids):  # after the first list without it
             for publisher in self._faces.pop(fid).values():
@@ -95,5 +97,5 @@ class HriFaces:
             landmarks.landmarks[index] = m.NormalizedPointOfInterest2D(x=x / width, y=y / height, c=1.0)
         pubs["landmarks"].publish(landmarks)
         if with_expression:
-            pubs["expression"].publish(m.Expression(header=header, expression=EXPRESSIONS.get(r.label, ""),
+            pubs["expression"].publish(m.Expression(header=header, expression=EXPRESSIONS[r.label],
                                                     valence=0.0, arousal=0.0, confidence=r.confidence))
