@@ -51,8 +51,7 @@ class CameraNode(Node):
         self.device, self.video, self.loop = p["device"], p["video"], p["loop"]
         self.frame_id, self.retry_period = p["frame_id"], p["retry_period"]
         self.lockstep, self.lockstep_timeout = p["lockstep"] and bool(self.video), p["lockstep_timeout"]
-        self.source = self.video or self.device
-        self.capture = open_capture(self.source)
+        self.capture = open_capture(self.video or self.device)
         if self.capture is None and self.video:
             raise OSError(f"cannot open video file {self.video!r}")
         source_fps = self.capture.get(cv2.CAP_PROP_FPS) if self.capture else 0.0

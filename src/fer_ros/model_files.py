@@ -29,10 +29,11 @@ class ModelFileError(RuntimeError):
 
 
 def write_metadata(folder: Path, arch: str, training: dict[str, Any], version: str = "1",
-                   input_shape: tuple[int, ...] = (48, 48, 1)) -> Path:
+                   input_shape: tuple[int, ...] = (48, 48, 1), **extra: Any) -> Path:
+    """The card of a freshly trained model; `extra` keys (e.g. `features_from`) are added as given."""
     path = Path(folder) / METADATA_FILE
     card = {"name": arch, "version": version, "labels": list(LABELS), "input": list(input_shape),
-            "input_range": [0, 255], "training": training}
+            "input_range": [0, 255], "training": training, **extra}
     path.write_text(json.dumps(card, indent=2) + "\n")
     return path
 

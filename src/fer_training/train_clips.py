@@ -174,12 +174,10 @@ def main(argv: list[str] | None = None) -> int:
         "train_seconds": round(time.time() - start, 1),
         "machine": machine(),
     }
-    card_path = write_metadata(args.out, arch=f"clip-{args.model}", training=training,
-                               input_shape=(CLIP_LENGTH, *INPUT_SHAPE))
-    if not args.fine_tune:  # the node may then feed it the image model's own feature maps
-        card = json.loads(card_path.read_text())
-        card["features_from"] = sha256_of(args.image_model / MODEL_FILE)
-        card_path.write_text(json.dumps(card, indent=2) + "\n")
+    # With the extractor frozen, the node may feed the head the image model's own feature maps.
+    shared = {} if args.fine_tune else {"features_from": sha256_of(args.image_model / MODEL_FILE)}
+    write_metadata(args.out, arch=f"clip-{args.model}", training=training, input_shape=(CLIP_LENGTH, *INPUT_SHAPE),
+                   **shared)
     export(args.out)
     print(json.dumps(training["accuracy"]), f"labels {list(LABELS)}")
     return 0
