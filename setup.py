@@ -15,11 +15,11 @@ NODES = {
     "emotion_node": "fer_ros.emotion_node:main",
     "emotion_reactions": "fer_ros.emotion_reactions:main",
     "fer-run": "fer_ros.run:main",
-    "fer-bench": "fer_ros.bench:main",
 }
 TOOLS = {
     "fer-train-image": "fer_training.train_image:main",
     "fer-evaluate": "fer_training.evaluate:main",
+    "fer-bench": "fer_training.bench:main",
     "fer-calibrate": "fer_training.calibrate:main",
     "fer-export-model": "fer_training.export_model:main",
     "fer-preprocess-fer2013": "fer_training.preprocess_fer2013:main",

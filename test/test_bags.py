@@ -19,10 +19,10 @@ from rosbags.rosbag2 import Reader
 from sensor_msgs.msg import Image
 from test_run import run
 
-from fer_ros.align import FaceAligner
-from fer_ros.classify import EmotionClassifier
 from fer_ros.image_conversion import image_to_array
-from fer_ros.labels import LABELS
+from fer_ros.vision.align import FaceAligner
+from fer_ros.vision.classify import EmotionClassifier
+from fer_ros.vision.labels import LABELS
 from fer_training.bag_format import GROUND_TRUTH_TOPIC, IMAGE_TOPIC, read_labelled_bag
 from fer_training.bag_report import ExpectedFace, FoundFace, match_faces, score_replay
 from fer_training.fer2013 import default_data_dir

@@ -31,7 +31,7 @@ def test_a_missing_camera_is_retried_with_an_error_in_diagnostics_and_comes_back
         probe.create_subscription(Image, "/camera/image_raw", frames.append, qos_profile_sensor_data)
         camera = camera_node.CameraNode(context=context, namespace="camera", parameter_overrides=[
             Parameter("device", value=7), Parameter("retry_period", value=0.2),
-            Parameter("diagnostics_period", value=0.1), Parameter("fps", value=30.0)])
+            Parameter("diagnostics_period", value=0.1), Parameter("rate", value="30")])
         executor.add_node(camera)
         try:
             assert camera.problem == "cannot open camera 7"

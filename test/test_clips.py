@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from ros_helpers import ROOT, executable
 
-from fer_ros.align import FaceAligner
-from fer_ros.classify import EmotionClassifier
-from fer_ros.clip_stage import ClipStage
-from fer_ros.labels import LABELS
-from fer_ros.model_files import METADATA_FILE, SHIPPED_CLIP_MODELS
-from fer_ros.pipeline import FaceResult
 from fer_ros.sample_clip import face_frame, write_clip
+from fer_ros.vision.align import FaceAligner
+from fer_ros.vision.classify import EmotionClassifier
+from fer_ros.vision.clip_stage import ClipStage
+from fer_ros.vision.labels import LABELS
+from fer_ros.vision.model_files import METADATA_FILE, SHIPPED_CLIP_MODELS
+from fer_ros.vision.pipeline import FaceResult
 from fer_training.clip_folders import CLIP_INFO, read_list
 from fer_training.fer2013 import default_data_dir, load_split
 from fer_training.synthetic_clips import CLIP_LENGTH, clip_rng, synthesize_clip
@@ -134,7 +134,7 @@ def test_synthetic_clips_vary_from_frame_to_frame_but_keep_the_face():
 def test_both_clip_architectures_take_12_frames_and_give_7_scores():
     import keras
 
-    from fer_ros.model_files import MODEL_FILE, SHIPPED_IMAGE_MODEL
+    from fer_ros.vision.model_files import MODEL_FILE, SHIPPED_IMAGE_MODEL
     from fer_training.models import CLIP_HEADS, frame_classifier, image_trunk, make_clip_model
 
     image_model = keras.saving.load_model(SHIPPED_IMAGE_MODEL / MODEL_FILE, compile=False)
@@ -256,7 +256,7 @@ def test_clip_stage_parameters_turn_it_off_choose_models_and_refuse_bad_combinat
 
 
 def test_annotated_image_shows_the_last_clip_result_under_the_box():
-    from fer_ros.annotate import draw_results
+    from fer_ros.vision.annotate import draw_results
 
     frame = face_frame(0.0)
     results = _faces(FaceAligner(), 0.0, [4])

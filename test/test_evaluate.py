@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_ros.classify import EmotionClassifier
-from fer_ros.labels import LABELS
+from fer_ros.vision.classify import EmotionClassifier
+from fer_ros.vision.labels import LABELS
 from fer_training.evaluate import main as evaluate_main
 from fer_training.fer2013 import default_data_dir, load_split
 

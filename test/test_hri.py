@@ -11,8 +11,8 @@ from ros_helpers import ros_node, spin_until, start_node_process
 from sensor_msgs.msg import Image
 
 from fer_ros.image_conversion import array_to_image, image_to_array
-from fer_ros.image_ops import fit_into_square
 from fer_ros.sample_clip import face_frame
+from fer_ros.vision.image_ops import fit_into_square
 
 hri = pytest.importorskip("hri_msgs.msg", reason="hri_msgs is built by make setup from ../shared/ros4hri")
 TOPIC = "/hri_test/image"

@@ -7,10 +7,11 @@ import shutil
 import numpy as np
 import pytest
 
-from fer_ros.align import get_faces
-from fer_ros.classify import EmotionClassifier, apply_temperature
-from fer_ros.labels import LABELS
-from fer_ros.model_files import (
+from fer_ros.sample_clip import face_photo
+from fer_ros.vision.align import get_faces
+from fer_ros.vision.classify import EmotionClassifier, apply_temperature
+from fer_ros.vision.labels import LABELS
+from fer_ros.vision.model_files import (
     INT8_FILE,
     LITE_FILE,
     METADATA_FILE,
@@ -20,7 +21,6 @@ from fer_ros.model_files import (
     SHIPPED_IMAGE_MODEL_V1,
     ModelFileError,
 )
-from fer_ros.sample_clip import face_photo
 from fer_training.fer2013 import default_data_dir, load_split
 from fer_training.models import make_dexpression, make_vgg
 

@@ -15,8 +15,8 @@ from std_msgs.msg import Header
 
 from fer_ros.camera_node import CameraNode
 from fer_ros.image_conversion import array_to_image
-from fer_ros.labels import LABELS
 from fer_ros.sample_clip import FACE_CENTRE, face_frame, placement, write_clip
+from fer_ros.vision.labels import LABELS
 
 FRAMES = 8
 PERIOD = 60  # frames per motion cycle, as in the sample clip

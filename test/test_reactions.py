@@ -5,8 +5,8 @@ from fer_msgs.msg import ClipEmotion, FaceEmotion, FaceEmotionArray
 from ros_helpers import executable, ros_node, spin_until, start_node_process
 from std_msgs.msg import String
 
-from fer_ros.labels import LABELS
-from fer_ros.reactions import EmotionHolds
+from fer_ros.vision.labels import LABELS
+from fer_ros.vision.reactions import EmotionHolds
 
 
 def scores(label: str, confidence: float) -> dict[str, float]:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fer_ros.labels import LABELS
-from fer_ros.sample_clip import SAMPLE_CLIP
+from fer_ros.sample_clip import SAMPLE_CLIP, write_clip
+from fer_ros.vision.labels import LABELS
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(not (Path(sys.prefix) / "setup.bash").is_file(),
@@ -99,10 +99,39 @@ def test_ctrl_c_while_the_nodes_are_starting_ends_everything(workspace, tmp_path
     with open(log_path, "w") as log:
         launch = in_workspace(workspace, f"ros2 launch fer_ros webcam.launch.py video:={SAMPLE_CLIP}",
                               background=True, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60  # until launch says it started both processes: they are importing now
-    while log_path.read_text().count("process started with pid") < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    # Until launch says it started both processes (they are importing now): launch's own log line.
+    assert wait_for_line(log_path, "process started with pid", 2, 60), log_path.read_text()[-3000:]
     ctrl_c(launch, log_path)  # a node still importing prints Python's KeyboardInterrupt traceback: not ours to catch
+
+
+def wait_for_line(log_path: Path, text: str, count: int, timeout: float) -> bool:
+    """True once `text` appears `count` times in the log a process writes (its own readiness line)."""
+    deadline = time.monotonic() + timeout
+    while log_path.read_text().count(text) < count:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_a_video_plays_at_its_own_rate_so_a_second_terminal_sees_faces(workspace, tmp_path):
+    # The README's two terminals: launch a 100-frame clip (15 fps: 6.7 s), then `ros2 topic echo
+    # --once` once the nodes are up. Played as fast as answers come back (about 2 s here), the
+    # clip was often over before the echo had subscribed.
+    clip = write_clip(tmp_path / "clip.mp4", frames=100, fps=15.0, period=100)
+    log_path = tmp_path / "launch.log"
+    with open(log_path, "w") as log:
+        launch = in_workspace(workspace, f"ros2 launch fer_ros webcam.launch.py video:={clip}",
+                              background=True, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        assert wait_for_line(log_path, "listening on /camera/image_raw", 1, 120), log_path.read_text()[-3000:]
+        message = echo_once(workspace, "/fer/emotions", "fer_msgs/msg/FaceEmotionArray", timeout=60)
+        assert len(message["faces"]) == 1 and message["faces"][0]["label"] in LABELS
+        assert wait_for_line(log_path, f"end of {clip} after 100 frames", 1, 60), log_path.read_text()[-3000:]
+        seconds = float(log_path.read_text().split(f"end of {clip} after 100 frames in ")[1].split(" s")[0])
+        assert seconds >= 99 / 15 * 0.98, seconds  # no faster than the file's 15 fps
+    finally:
+        ctrl_c(launch, log_path)
 
 
 def ctrl_c(launch: subprocess.Popen, log_path: Path) -> str:

@@ -4,10 +4,11 @@ import json
 import os
 import subprocess
 
+import pytest
 from ros_helpers import PARAMS, ROOT, executable
 
-from fer_ros.model_files import METADATA_FILE, SHIPPED_IMAGE_MODEL
-from fer_ros.sample_clip import write_clip
+from fer_ros.sample_clip import SAMPLE_CLIP, write_clip
+from fer_ros.vision.model_files import METADATA_FILE, SHIPPED_IMAGE_MODEL
 
 
 def run(*cmd: str, timeout: float = 180) -> subprocess.CompletedProcess:
@@ -33,10 +34,31 @@ def test_fer_run_writes_one_json_line_per_frame(tmp_path):
     assert record.stat().st_size > 1000
 
 
-def test_fer_run_without_camera_plays_the_sample_clip():
-    result = run("fer-run")
+def test_without_a_camera_the_runner_falls_back_to_the_sample_clip_and_with_one_uses_it(monkeypatch):
+    # A test double for the camera: a device cannot be plugged in or out from a test, and the
+    # machine running it may or may not have one.
+    import fer_ros.run as run_module
+
+    args = run_module.parse_args([])
+    monkeypatch.setattr(run_module, "open_capture", lambda index: None)
+    params, description = run_module.choose_source(args)
+    assert params["video"] == str(SAMPLE_CLIP) and "bundled sample clip" in description
+    with pytest.raises(OSError, match="cannot open camera 3"):
+        run_module.choose_source(run_module.parse_args(["--camera", "3"]))
+    opened = []
+    monkeypatch.setattr(run_module, "open_capture", lambda index: opened.append(index) or FakeCapture())
+    assert run_module.choose_source(args) == ({"device": 0, "video": "", "rate": "source"}, "camera 0")
+    assert opened == [0]
+
+
+class FakeCapture:
+    def release(self) -> None:
+        pass
+
+
+def test_fer_run_plays_the_sample_clip_with_clip_emotions():
+    result = run("fer-run", "--video", str(SAMPLE_CLIP))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "bundled sample clip" in result.stdout
     status = [line for line in result.stdout.splitlines() if " fps | latency" in line]
     assert status and any("face(s) #" in line for line in status)
     assert any(" | clip #1 lstm " in line for line in status)  # /fer/clip_emotions, after 12 frames

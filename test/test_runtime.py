@@ -15,10 +15,10 @@ HEAVY = ("tensorflow", "keras", "jax", "torch")
 NODE_SIDE = """
 import json, sys
 import numpy as np
-import fer_ros.camera_node, fer_ros.emotion_node, fer_ros.run, fer_ros.bench, fer_training.eval_bag
-from fer_ros.classify import EmotionClassifier
-from fer_ros.clip_stage import ClipStage
-from fer_ros.model_files import SHIPPED_CLIP_MODELS
+import fer_ros.camera_node, fer_ros.emotion_node, fer_ros.run, fer_training.bench, fer_training.eval_bag
+from fer_ros.vision.classify import EmotionClassifier
+from fer_ros.vision.clip_stage import ClipStage
+from fer_ros.vision.model_files import SHIPPED_CLIP_MODELS
 image = EmotionClassifier()
 clips = ClipStage({n: EmotionClassifier(p) for n, p in SHIPPED_CLIP_MODELS.items()}, image_model=image)
 scores, features = image.scores_and_features(np.zeros((1, 48, 48), np.uint8))
@@ -38,10 +38,36 @@ def test_node_side_loads_and_runs_every_model_without_tensorflow_or_keras():
 
 
 def test_fer_ros_never_imports_fer_training():
-    offenders = []
-    for path in Path(fer_ros.__file__).parent.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in ("fer_training", *HEAVY)]
+    offenders = [f"{path.name}: {name}" for path in Path(fer_ros.__file__).parent.rglob("*.py")
+                 for name in imported_names(path) if name.split(".")[0] in ("fer_training", *HEAVY)]
     assert offenders == []
+
+
+def imported_names(path: Path) -> list[str]:
+    """Every module a source file names in an import statement, at any depth."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        names += ([a.name for a in node.names] if isinstance(node, ast.Import)
+                  else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+    return names
+
+
+ROS_MODULES = ("rclpy", "rosidl_runtime_py", "builtin_interfaces", "std_msgs", "sensor_msgs", "diagnostic_msgs",
+               "fer_msgs", "hri_msgs", "launch", "launch_ros")
+
+
+def test_vision_core_imports_no_ros():
+    """Every module of fer_ros.vision imported in a fresh interpreter: no ROS module gets loaded
+    (the import list is checked too, so a lazy import inside a function cannot hide)."""
+    vision = Path(fer_ros.__file__).parent / "vision"
+    modules = sorted(f"fer_ros.vision.{p.stem}" for p in vision.glob("*.py") if p.stem != "__init__")
+    assert len(modules) >= 11  # detect, align, classify, track, clip_stage, pipeline, ...
+    code = f"import json, sys\nfor m in {modules!r}: __import__(m)\nprint(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    loaded = {m.split(".")[0] for m in json.loads(result.stdout.strip().splitlines()[-1])}
+    assert "cv2" in loaded  # the check sees what the modules load
+    assert loaded.isdisjoint(ROS_MODULES), sorted(loaded & set(ROS_MODULES))
+    named = [f"{path.name}: {name}" for path in vision.glob("*.py")
+             for name in imported_names(path) if name.split(".")[0] in ROS_MODULES]
+    assert named == []

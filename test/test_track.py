@@ -1,7 +1,7 @@
 """The box-overlap tracker keeps ids on moving faces and survives short misses."""
 
-from fer_ros.detect import Box
-from fer_ros.track import IouTracker, iou
+from fer_ros.vision.detect import Box
+from fer_ros.vision.track import IouTracker, iou
 
 
 def test_iou():
@@ -52,14 +52,14 @@ def crossing_sequence(frames: int = 23, speed: int = 18):
 def test_ids_stay_with_two_real_faces_that_cross_with_missed_detections():
     import numpy as np
 
-    from fer_ros.detect import FaceDetector
+    from fer_ros.vision.detect import FaceDetector
 
     detector, tracker = FaceDetector(), IouTracker(min_iou=0.2, max_missed=8)
     rng = np.random.default_rng(3)
     seen = {"A": set(), "B": set()}
     misses = 0
     for i, (frame, centre_a, centre_b) in enumerate(crossing_sequence()):
-        boxes = detector.detect(frame[:, :, 0])
+        boxes = [d.box for d in detector.detect(frame[:, :, 0])]
         if i % 6 == 3:  # inserted: a frame where the detector found nothing
             boxes = []
         elif boxes and rng.random() < 0.15:  # inserted: one face missed

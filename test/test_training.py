@@ -5,8 +5,8 @@ import json
 import numpy as np
 
 import fer_training.train_image as train_image
-from fer_ros.classify import EmotionClassifier
-from fer_ros.model_files import METADATA_FILE
+from fer_ros.vision.classify import EmotionClassifier
+from fer_ros.vision.model_files import METADATA_FILE
 from fer_training.augment import augment
 from fer_training.fer2013 import default_data_dir, load_split
 

@@ -9,16 +9,17 @@ node stops with the reason (exit code 2).
 import time
 
 import cv2
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from fer_msgs.msg import FaceEmotionArray
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from fer_ros.image_conversion import array_to_image
+from fer_ros.diagnostics import diagnostic_array
+from fer_ros.image_conversion import array_to_compressed, array_to_image
 from fer_ros.node_main import run_node
-from fer_ros.params import Spec, declare_all
+from fer_ros.params import ParameterError, Spec, declare_all
 from fer_ros.video_source import open_capture
 
 RESULT_TOPIC = "/fer/emotions"
@@ -29,11 +30,15 @@ PARAMETERS = {
     "video": Spec("", "video file to play instead of a camera"),
     "loop": Spec(False, "restart the video file at its end"),
     "frame_id": Spec("camera", "frame_id of the published images"),
-    "fps": Spec(0.0, "publishing rate; 0 = the source's own", low=0.0, high=1000.0),
+    "rate": Spec("source", "frames per second: source (the camera's or file's own), a number, or max (lockstep "
+                           "only: each frame as soon as the last one's result came back)"),
     "lockstep": Spec(True, "video files: wait for the emotion node, then publish each frame once the last "
-                           "one's result arrived (false: play at the file's rate, like a camera); ignored for cameras"),
+                           "one's result arrived, no faster than `rate` (false: play at `rate` whether answered "
+                           "or not, like a camera); ignored for cameras"),
     "lockstep_timeout": Spec(2.0, f"seconds before an unanswered frame is resent ({LOCKSTEP_ATTEMPTS} tries)",
                              low=0.01),
+    "jpeg_quality": Spec(80, "JPEG quality of image_raw/compressed (published only while someone subscribes)",
+                         low=1, high=100),
     "retry_period": Spec(2.0, "seconds between attempts to open a camera that is missing or stopped", low=0.1),
     "diagnostics_period": Spec(1.0, "seconds between /diagnostics messages", low=0.1, high=60.0),
 }
@@ -55,15 +60,20 @@ class CameraNode(Node):
         if self.capture is None and self.video:
             raise OSError(f"cannot open video file {self.video!r}")
         source_fps = self.capture.get(cv2.CAP_PROP_FPS) if self.capture else 0.0
-        self.fps = p["fps"] or (source_fps if 0 < source_fps <= 1000 else 30.0)
+        self.fps = publishing_rate(p["rate"], source_fps, self.lockstep)  # inf: as fast as answered
         self.publisher = self.create_publisher(Image, "image_raw", qos_profile_sensor_data)
+        # As image_transport's compressed plugin: <topic>/compressed, JPEG, encoded only when subscribed.
+        self.compressed = self.create_publisher(CompressedImage, "image_raw/compressed", qos_profile_sensor_data)
+        self.jpeg_quality = p["jpeg_quality"]
         self.diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.published = 0
         self.lost = 0
         self.finished = False
         self.problem = ""  # why no frames flow now (camera missing or stopped), for logs and diagnostics
-        self._awaiting: Image | None = None  # the frame whose result lockstep awaits
+        self._awaiting: tuple | None = None  # (pixels, header) of the frame whose result lockstep awaits
         self._sent_at = 0.0
+        self._published_at = float("-inf")  # when the last new frame went out
+        self._started_at: float | None = None  # when the first one did
         self._attempts = 0
         self._partner_ready = False
         self._next_retry = 0.0
@@ -73,7 +83,8 @@ class CameraNode(Node):
         else:
             self.timer = self.create_timer(1.0 / self.fps, self.publish_frame)
         self.create_timer(p["diagnostics_period"], self.publish_diagnostics)
-        pace = "lockstep with the emotion node" if self.lockstep else f"{self.fps:.1f} Hz"
+        pace = f"{self.fps:.1f} Hz" if self.fps != float("inf") else "full speed"
+        pace = f"lockstep with the emotion node, {pace} at most" if self.lockstep else pace
         self.get_logger().info(f"publishing {self._describe()} on {self.publisher.topic_name} at {pace}")
         if self.capture is None:
             self._camera_lost(f"cannot open camera {self.device}")
@@ -116,22 +127,38 @@ class CameraNode(Node):
         if not ok:
             self.finished = True
             self.timer.cancel()
-            self.get_logger().info(f"end of {self.video} after {self.published} frames")
+            seconds = time.monotonic() - self._started_at if self._started_at is not None else 0.0
+            self.get_logger().info(f"end of {self.video} after {self.published} frames in {seconds:.1f} s; "
+                                   f"no more frames (Ctrl-C ends the graph; loop:=true plays it again)")
             return
+        if self._started_at is None:
+            self._started_at = time.monotonic()
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
-        msg = array_to_image(frame, "bgr8", header)
-        self.publisher.publish(msg)
+        self._send(frame, header)
         self.published += 1
         if self.lockstep:
-            self._awaiting, self._sent_at, self._attempts = msg, time.monotonic(), 1
+            self._awaiting, self._sent_at, self._attempts = (frame, header), time.monotonic(), 1
+            self._published_at = self._sent_at
+
+    def _send(self, frame, header: Header) -> None:
+        """The frame on each transport someone subscribes to, as image_transport does: raw, and
+        JPEG on image_raw/compressed (a fraction of the bandwidth, for a network link)."""
+        if self.publisher.get_subscription_count() > 0:
+            self.publisher.publish(array_to_image(frame, "bgr8", header))
+        if self.compressed.get_subscription_count() > 0:
+            self.compressed.publish(array_to_compressed(frame, "jpeg", header, self.jpeg_quality))
+
+    def _due(self) -> bool:
+        """Lockstep: the next frame may go out (1 / rate after the last one at the earliest)."""
+        return time.monotonic() >= self._published_at + 1.0 / self.fps
 
     def emotion_node_ready(self) -> bool:
         """True once one node both subscribes to our images and publishes results: the emotion
         node creates its subscription after its models are loaded. Any other subscriber (a
         viewer, `ros2 topic hz`) does not count."""
         if not self._partner_ready:
-            readers = {(i.node_name, i.node_namespace)
-                       for i in self.get_subscriptions_info_by_topic(self.publisher.topic_name)}
+            readers = {(i.node_name, i.node_namespace) for topic in (self.publisher, self.compressed)
+                       for i in self.get_subscriptions_info_by_topic(topic.topic_name)}
             writers = {(i.node_name, i.node_namespace) for i in self.get_publishers_info_by_topic(RESULT_TOPIC)}
             self._partner_ready = bool(readers & writers)
         return self._partner_ready
@@ -140,11 +167,12 @@ class CameraNode(Node):
         if self.finished or not self.emotion_node_ready():
             return
         if self._awaiting is None:
-            self.publish_frame()
+            if self._due():
+                self.publish_frame()
         elif time.monotonic() - self._sent_at > self.lockstep_timeout:
             # Best effort can lose a frame (the first one, while discovery settles): resend it.
             if self._attempts < LOCKSTEP_ATTEMPTS:
-                self.publisher.publish(self._awaiting)
+                self._send(*self._awaiting)
                 self._sent_at, self._attempts = time.monotonic(), self._attempts + 1
                 return
             self.lost += 1
@@ -153,9 +181,10 @@ class CameraNode(Node):
             self.publish_frame()
 
     def _on_result(self, msg: FaceEmotionArray) -> None:
-        if self._awaiting is not None and msg.header.stamp == self._awaiting.header.stamp:
+        if self._awaiting is not None and msg.header.stamp == self._awaiting[1].stamp:
             self._awaiting = None
-            self.publish_frame()
+            if self._due():  # else the next tick sends it, on time
+                self.publish_frame()
 
     def publish_diagnostics(self) -> None:
         if self.problem:
@@ -165,18 +194,31 @@ class CameraNode(Node):
         else:
             level, message = DiagnosticStatus.OK, "end of file" if self.finished else "publishing"
         values = {"source": self._describe(), "frames_published": self.published, "frames_lost": self.lost,
-                  "fps_setting": f"{self.fps:.1f}", "lockstep": self.lockstep}
-        status = DiagnosticStatus(level=level, name=f"fer_ros: camera {self.get_fully_qualified_name()}",
-                                  message=message, hardware_id=self.get_fully_qualified_name(),
-                                  values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
-        msg = DiagnosticArray(status=[status])
-        msg.header.stamp = self.get_clock().now().to_msg()
-        self.diagnostics.publish(msg)
+                  "rate": f"{self.fps:.1f}", "lockstep": self.lockstep}
+        self.diagnostics.publish(diagnostic_array(self, level, message, values))
 
     def destroy_node(self) -> None:
         if self.capture is not None:
             self.capture.release()
         super().destroy_node()
+
+
+def publishing_rate(rate: str, source_fps: float, lockstep: bool) -> float:
+    """Frames per second from the `rate` parameter: the source's own (30 where it does not say),
+    a number, or infinity for `max` (lockstep only)."""
+    if rate == "source":
+        return source_fps if 0 < source_fps <= 1000 else 30.0
+    if rate == "max":
+        if not lockstep:
+            raise ParameterError("parameter 'rate': max needs lockstep (a video file with lockstep true)")
+        return float("inf")
+    try:
+        value = float(rate)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 1000:
+        raise ParameterError(f"parameter 'rate' must be source, max or a number in (0, 1000], got {rate!r}")
+    return value
 
 
 def main(args: list[str] | None = None) -> int:

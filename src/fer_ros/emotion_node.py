@@ -1,5 +1,5 @@
 """Emotion node: camera images in, per-face emotions (FaceEmotionArray) on /fer/emotions and
-per-face clip emotions (ClipEmotion, see `fer_ros.clip_stage`) on /fer/clip_emotions out.
+per-face clip emotions (ClipEmotion, see `fer_ros.vision.clip_stage`) on /fer/clip_emotions out.
 
 Latest frame only: the image callback keeps the newest frame and a worker thread processes
 it, so a slow frame never builds a queue; frames replaced before processing are counted as
@@ -7,12 +7,14 @@ dropped. Every frame that fails (undecodable, wrong encoding, too large, out of 
 logged, counted by kind in /diagnostics, and skipped; the next frame is processed as usual.
 """
 
+import itertools
 import threading
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from fer_msgs.msg import ClipEmotion, FaceEmotion, FaceEmotionArray
 from geometry_msgs.msg import Point
 from rclpy.node import Node
@@ -20,11 +22,7 @@ from rclpy.qos import QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 from std_msgs.msg import Header
 
-from fer_ros.align import FaceAligner
-from fer_ros.annotate import draw_results
-from fer_ros.classify import EmotionClassifier
-from fer_ros.clip_stage import ClipResult, ClipStage
-from fer_ros.detect import DETECTORS, FaceDetector
+from fer_ros.diagnostics import diagnostic_array
 from fer_ros.frame_stats import FrameStats
 from fer_ros.hri_faces import HriFaces
 from fer_ros.image_conversion import (
@@ -34,12 +32,17 @@ from fer_ros.image_conversion import (
     image_to_array,
     to_vision_order,
 )
-from fer_ros.image_ops import to_bgr8
-from fer_ros.model_files import PRECISIONS, SHIPPED_CLIP_MODELS, SHIPPED_IMAGE_MODEL
 from fer_ros.node_main import run_node
 from fer_ros.params import ParameterError, Spec, declare_all, refuse_invalid
-from fer_ros.pipeline import EmotionPipeline, FaceResult
-from fer_ros.track import IouTracker
+from fer_ros.vision.align import EYE_SOURCES, FaceAligner
+from fer_ros.vision.annotate import draw_results
+from fer_ros.vision.classify import EmotionClassifier
+from fer_ros.vision.clip_stage import ClipResult, ClipStage
+from fer_ros.vision.detect import DETECTORS, FaceDetector
+from fer_ros.vision.image_ops import to_bgr8
+from fer_ros.vision.model_files import PRECISIONS, SHIPPED_CLIP_MODELS, SHIPPED_IMAGE_MODEL
+from fer_ros.vision.pipeline import EmotionPipeline, FaceResult
+from fer_ros.vision.track import IouTracker
 
 # Best effort, depth 1: with a camera publishing best effort, only the newest frame matters.
 LATEST_FRAME_QOS = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.BEST_EFFORT,
@@ -48,15 +51,22 @@ UNKNOWN = "unknown"
 
 PARAMETERS = {
     "image_topic": Spec("/camera/image_raw",
-                        "sensor_msgs/Image topic, or CompressedImage if it ends in /compressed"),
-    "detector": Spec("dlib", "face detector", choices=DETECTORS),
-    "upsample": Spec(0, "dlib: image doublings before detection", low=0, high=2),
-    "detect_scale": Spec(1.0, "detect on the frame shrunk by this factor (0.5: 4x faster, faces > ~130 px)",
+                        "sensor_msgs/Image topic, or CompressedImage if it ends in /compressed; several cameras: "
+                        "topics separated by commas (track ids unique across them)"),
+    "detector": Spec("yunet", "face detector: yunet (CNN, faces from ~24 px, eye landmarks), hog (dlib, "
+                              "faces from ~60 px) or haar", choices=DETECTORS),
+    "eyes": Spec("dlib5", "eye centres from dlib's 5-point model (dlib5, steady on a rolled head) or the "
+                          "detector's own landmarks (detector: yunet's, no second model)", choices=EYE_SOURCES),
+    "upsample": Spec(0, "hog: image doublings before detection", low=0, high=2),
+    "detect_max_side": Spec(640, "frames with a longer side are shrunk to it before detection (cost grows "
+                                 "with its square)", low=64, high=4096, dynamic=True),
+    "detect_scale": Spec(1.0, "detect on the frame shrunk by this factor more (0.5: 4x faster, larger faces only)",
                          low=0.1, high=1.0, dynamic=True),
     "detect_every": Spec(3, "run the detector every N frames; in between, look only around the last boxes",
                          low=1, high=30, dynamic=True),
-    "detection_threshold": Spec(0.35, "dlib: minimum detection score", low=-1.0, high=3.0, dynamic=True),
-    "min_face_size": Spec(40, "smallest face box in pixels", low=8, dynamic=True),
+    "detection_threshold": Spec(0.75, "yunet: minimum face score (0-1)", low=0.0, high=1.0, dynamic=True),
+    "hog_threshold": Spec(0.35, "hog: minimum detection margin", low=-1.0, high=3.0, dynamic=True),
+    "min_face_size": Spec(20, "smallest face box in pixels", low=8, dynamic=True),
     "max_faces": Spec(8, "faces classified per frame, largest first", low=1, high=64, dynamic=True),
     "x_factor": Spec(2.1, "crop width in eye distances", low=0.5, high=6.0, dynamic=True),
     "y_factor": Spec(3.2, "crop height in eye distances", low=0.5, high=6.0, dynamic=True),
@@ -90,40 +100,49 @@ class EmotionNode(Node):
         p = self.params
         model_dir = Path(p["model_dir"]) if p["model_dir"] else SHIPPED_IMAGE_MODEL
         self.classifier = EmotionClassifier(model_dir, p["flip_tta"], p["model_precision"])
-        detector = FaceDetector(p["detector"], p["upsample"], p["min_face_size"], p["detection_threshold"],
-                                p["detect_scale"])
-        self.pipeline = EmotionPipeline(
-            FaceAligner(detector, p["x_factor"], p["y_factor"], p["max_faces"]), self.classifier,
-            IouTracker(p["track_min_iou"], p["track_max_missed"]), p["detect_every"])
-        self.clip_stage = self._clip_stage(p, self.classifier)
-        self.hri = HriFaces(self, self.pipeline.aligner) if p["hri"] else None
+        detector = FaceDetector(p["detector"], p["upsample"], p["min_face_size"], self._min_score(p),
+                                p["detect_scale"], p["detect_max_side"])
+        self.aligner = FaceAligner(detector, p["x_factor"], p["y_factor"], p["max_faces"], p["eyes"])
+        topics = image_topics(p["image_topic"])
+        ids = itertools.count(1)  # one sequence of track ids for every camera
+        # One pipeline (tracker, detection schedule) per camera; the models and detector are shared.
+        self.pipelines = {topic: EmotionPipeline(self.aligner, self.classifier, IouTracker(
+            p["track_min_iou"], p["track_max_missed"], ids), p["detect_every"]) for topic in topics}
+        first = self._clip_stage(p, self.classifier)
+        self.clip_stages = {t: first.sibling() if first and i else first for i, t in enumerate(topics)}
+        self.clip_stage = first  # its models and settings, shared by every camera's stage
+        self.hri = HriFaces(self, self.aligner) if p["hri"] else None
         self.add_on_set_parameters_callback(refuse_invalid(PARAMETERS, self._apply))
         self.stats = FrameStats()
         self.clips_published = 0
-        self._clip_text: dict[int, str] = {}  # last clip result per track, for the annotated image
+        self._clip_text: dict[str, dict[int, str]] = {}  # per camera, last clip result per track (annotated image)
 
         self.publisher = self.create_publisher(FaceEmotionArray, "emotions", 10)
         self.clip_publisher = self.create_publisher(ClipEmotion, "clip_emotions", 10)
         self.annotated = self.create_publisher(Image, "image_annotated", 1)
         self.diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        topic = p["image_topic"]
-        compressed = topic.rstrip("/").endswith("/compressed")
-        self.create_subscription(CompressedImage if compressed else Image, topic, self.on_image,
-                                 LATEST_FRAME_QOS)
+        for topic in topics:
+            self.create_subscription(CompressedImage if is_compressed(topic) else Image, topic,
+                                     lambda msg, t=topic: self.on_image(msg, t), LATEST_FRAME_QOS)
         self.create_timer(p["diagnostics_period"], self.publish_diagnostics)
 
         self._frame_ready = threading.Condition()
-        self._pending: Image | CompressedImage | None = None
+        self._pending: dict[str, Image | CompressedImage] = {}  # the newest frame of each camera, oldest first
         self._stopping = False
-        self._last_stamp = (-1, -1)
+        self._last_stamp = dict.fromkeys(topics, (-1, -1))
         self._worker = threading.Thread(target=self._work, name="fer_emotion_worker", daemon=True)
         self._worker.start()
         clip_models = ", ".join(m.name for m in self.clip_stage.models.values()) if self.clip_stage else ""
         outputs = [self.publisher.topic_name]
         outputs += [f"{self.clip_publisher.topic_name} ({clip_models})"] if clip_models else []
         outputs += ["/humans/faces/ (ROS4HRI)"] if self.hri else []
-        self.get_logger().info(f"listening on {topic} ({'compressed' if compressed else 'raw'}); model "
+        listening = ", ".join(f"{t} ({'compressed' if is_compressed(t) else 'raw'})" for t in topics)
+        self.get_logger().info(f"listening on {listening}; model "
                                f"{self.classifier.name}; publishing {', '.join(outputs)}")
+
+    @staticmethod
+    def _min_score(p: dict) -> float:
+        return p["hog_threshold"] if p["detector"] == "hog" else p["detection_threshold"]
 
     @staticmethod
     def _clip_stage(p: dict, image_model: EmotionClassifier) -> ClipStage | None:
@@ -141,68 +160,87 @@ class EmotionNode(Node):
     def _apply(self, name: str, value) -> None:
         """A validated run-time change, applied to the part of the pipeline that uses it."""
         self.params[name] = value
-        aligner, tracker = self.pipeline.aligner, self.pipeline.tracker
-        targets = {"detection_threshold": (aligner.detector, "min_score"),
-                   "min_face_size": (aligner.detector, "min_size"), "max_faces": (aligner, "max_faces"),
-                   "detect_scale": (aligner.detector, "scale"),
-                   "x_factor": (aligner, "x_factor"), "y_factor": (aligner, "y_factor"),
-                   "track_min_iou": (tracker, "min_iou"), "track_max_missed": (tracker, "max_missed"),
-                   "detect_every": (self.pipeline, "detect_every"), "clip_stride": (self.clip_stage, "stride")}
-        if name in targets and targets[name][0] is not None:
-            setattr(*targets[name], value)
+        aligner = self.aligner
+        if name in ("detection_threshold", "hog_threshold"):
+            aligner.detector.min_score = self._min_score(self.params)
+        targets = {"min_face_size": [(aligner.detector, "min_size")], "max_faces": [(aligner, "max_faces")],
+                   "detect_scale": [(aligner.detector, "scale")], "detect_max_side": [(aligner.detector, "max_side")],
+                   "x_factor": [(aligner, "x_factor")], "y_factor": [(aligner, "y_factor")],
+                   "track_min_iou": [(q.tracker, "min_iou") for q in self.pipelines.values()],
+                   "track_max_missed": [(q.tracker, "max_missed") for q in self.pipelines.values()],
+                   "detect_every": [(q, "detect_every") for q in self.pipelines.values()],
+                   "clip_stride": [(stage, "stride") for stage in self.clip_stages.values()]}
+        for target, attribute in targets.get(name, []):
+            if target is not None:
+                setattr(target, attribute, value)
         self.get_logger().info(f"parameter {name} set to {value!r}")
 
-    def on_image(self, msg: Image | CompressedImage) -> None:
+    def on_image(self, msg: Image | CompressedImage, topic: str) -> None:
         with self._frame_ready:
-            if self._pending is not None:
+            if topic in self._pending:
                 self.stats.frame_dropped()
-            self._pending = msg
+            self._pending[topic] = msg  # replaces that camera's waiting frame, keeps its turn
             self._frame_ready.notify()
 
     def _work(self) -> None:
         while True:
             with self._frame_ready:
-                self._frame_ready.wait_for(lambda: self._pending is not None or self._stopping)
+                self._frame_ready.wait_for(lambda: self._pending or self._stopping)
                 if self._stopping:
                     return
-                msg, self._pending = self._pending, None
+                topic = next(iter(self._pending))  # the camera that has waited longest
+                msg = self._pending.pop(topic)
             try:
-                self.process(msg)
-            except Exception:
-                if self.context.ok():
-                    raise
-                return  # Ctrl-C shut the context down while this frame was processed: stop quietly
+                self.process(msg, topic)
+            except Exception as e:  # whatever went wrong with this frame, the next one is processed
+                if not self.context.ok():
+                    return  # Ctrl-C shut the context down while this frame was processed: stop quietly
+                self._frame_failed(e)
 
-    def process(self, msg: Image | CompressedImage) -> None:
-        """One frame: a result on /fer/emotions, or a counted, logged refusal."""
+    def _frame_failed(self, error: Exception) -> None:
+        """Count a failed frame by kind; bad input is one line, anything else (a fault in this
+        node or a library) is logged with its traceback the first time its kind occurs and
+        then throttled."""
+        kind = type(error).__name__
+        first = self.stats.error(kind)
+        if isinstance(error, BAD_INPUT):
+            self.get_logger().warning(f"frame skipped: {kind}: {error}", throttle_duration_sec=1.0)
+        elif first:
+            self.get_logger().error(f"frame failed: {kind}: {error}\n"
+                                    f"{''.join(traceback.format_exception(error)).rstrip()}")
+        else:
+            self.get_logger().error(f"frame failed: {kind}: {error} ({self.stats.errors[kind]} so far)",
+                                    throttle_duration_sec=10.0)
+
+    def process(self, msg: Image | CompressedImage, topic: str) -> None:
+        """One frame of the camera on `topic`: a result on /fer/emotions, or an exception
+        (counted by the worker)."""
         start = time.monotonic()
-        stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
-        try:
-            if stamp <= self._last_stamp:
-                raise OutOfOrderFrame(f"stamp {stamp[0]}.{stamp[1]:09d} is not newer than the last "
-                                      f"frame's {self._last_stamp[0]}.{self._last_stamp[1]:09d}")
-            pixels = self._pixels(msg)
-            results = self.pipeline.process(pixels)
-            clips = self.clip_stage.process(results, msg.header.stamp) if self.clip_stage else []
-        except Exception as e:  # one bad frame must never stop the node
-            self.stats.error(type(e).__name__)
-            self.get_logger().warning(f"frame skipped: {type(e).__name__}: {e}", throttle_duration_sec=1.0)
-            return
-        self._last_stamp = stamp
-        self.publisher.publish(self._to_message(msg, results))
+        stamp, last = (msg.header.stamp.sec, msg.header.stamp.nanosec), self._last_stamp[topic]
+        if stamp <= last:
+            raise OutOfOrderFrame(f"stamp {stamp[0]}.{stamp[1]:09d} is not newer than the last "
+                                  f"frame's {last[0]}.{last[1]:09d} on {topic}")
+        pixels = self._pixels(msg)
+        results = self.pipelines[topic].process(pixels)
+        stage = self.clip_stages[topic]
+        clips = stage.process(results, msg.header.stamp) if stage else []
+        self._last_stamp[topic] = stamp
+        self.publisher.publish(emotions_message(msg.header, self.classifier.labels, results,
+                                                self.params["confidence_threshold"]))
         if self.hri:
-            self.hri.publish(msg.header, pixels, results, self.params["confidence_threshold"])
+            self.hri.publish(msg.header, pixels, results, self.params["confidence_threshold"], topic)
         for clip in clips:
             self.clip_publisher.publish(self._clip_message(msg, clip))
         self.clips_published += len(clips)
         present = {r.track_id for r in results}
-        self._clip_text = {t: text for t, text in self._clip_text.items() if t in present} | {
+        texts = self._clip_text[topic] = {t: text for t, text in self._clip_text.get(topic, {}).items()
+                                          if t in present} | {
             c.track_id: f"clip {c.model}: {c.label} {c.confidence:.2f}" for c in clips}
         now_ns = self.get_clock().now().nanoseconds
         self.stats.frame_done((time.monotonic() - start) * 1000.0,
                               (now_ns - (stamp[0] * 1_000_000_000 + stamp[1])) / 1e6, len(results))
         if self.annotated.get_subscription_count() > 0:
-            drawn = draw_results(to_bgr8(pixels), results, self._clip_text)
+            drawn = draw_results(to_bgr8(pixels), results, texts)
             self.annotated.publish(array_to_image(drawn, "bgr8", msg.header))
 
     def _pixels(self, msg: Image | CompressedImage) -> np.ndarray:
@@ -223,20 +261,6 @@ class EmotionNode(Node):
                                        f"({self.params['min_face_size']} px): it cannot show a face")
         return pixels
 
-    def _to_message(self, source: Image | CompressedImage, results: list[FaceResult]) -> FaceEmotionArray:
-        out = FaceEmotionArray(header=source.header, labels=list(self.pipeline.labels))
-        threshold = self.params["confidence_threshold"]
-        for r in results:
-            b = r.face.box
-            out.faces.append(FaceEmotion(
-                track_id=r.track_id,
-                box=RegionOfInterest(x_offset=b.x, y_offset=b.y, width=b.w, height=b.h),
-                left_eye=Point(x=r.face.left_eye[0], y=r.face.left_eye[1]),
-                right_eye=Point(x=r.face.right_eye[0], y=r.face.right_eye[1]),
-                label=r.label if r.confidence >= threshold else UNKNOWN,
-                confidence=r.confidence, scores=r.scores.astype(float).tolist()))
-        return out
-
     def _clip_message(self, source: Image | CompressedImage, clip: ClipResult) -> ClipEmotion:
         return ClipEmotion(
             header=source.header, track_id=clip.track_id, start_stamp=clip.start_stamp, end_stamp=clip.end_stamp,
@@ -247,18 +271,19 @@ class EmotionNode(Node):
 
     def publish_diagnostics(self) -> None:
         s = self.stats.snapshot()
-        status = DiagnosticStatus(name="fer_ros: emotion", hardware_id=self.get_fully_qualified_name())
         errors = sum(s["errors"].values())
-        status.level = DiagnosticStatus.WARN if errors else DiagnosticStatus.OK
-        status.message = f"{s['fps']:.1f} fps, {s['faces']} face(s), {errors} bad frames"
+        if s["failed_recently"] and not s["done_recently"]:
+            period = self.params["diagnostics_period"]
+            level, message = DiagnosticStatus.ERROR, f"every frame of the last {period:g} s failed"
+        else:
+            level = DiagnosticStatus.WARN if errors else DiagnosticStatus.OK
+            message = f"{s['fps']:.1f} fps, {s['faces']} face(s), {errors} bad frames"
         values = {"fps": f"{s['fps']:.2f}", "processing_time_ms": f"{s['processing_time_ms']:.2f}",
                   "latency_ms": f"{s['latency_ms']:.2f}", "frames_processed": s["frames_processed"],
                   "frames_dropped": s["frames_dropped"], "faces_tracked": s["faces"],
                   "errors_total": errors, "model": self.classifier.name, "clips_published": self.clips_published,
                   **{f"errors.{kind}": count for kind, count in sorted(s["errors"].items())}}
-        status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
-        header = Header(stamp=self.get_clock().now().to_msg())
-        self.diagnostics.publish(DiagnosticArray(header=header, status=[status]))
+        self.diagnostics.publish(diagnostic_array(self, level, message, values))
 
     def destroy_node(self) -> None:
         with self._frame_ready:
@@ -268,8 +293,41 @@ class EmotionNode(Node):
         super().destroy_node()
 
 
+def image_topics(parameter: str) -> list[str]:
+    """The camera topics of the `image_topic` parameter (comma-separated), checked."""
+    topics = [t.strip() for t in parameter.split(",")]
+    if not all(topics) or len(set(topics)) != len(topics):
+        raise ParameterError(f"parameter 'image_topic' must name one or more distinct topics separated by "
+                             f"commas, got {parameter!r}")
+    return topics
+
+
+def is_compressed(topic: str) -> bool:
+    return topic.rstrip("/").endswith("/compressed")
+
+
+def emotions_message(header: Header, labels: tuple[str, ...], results: list[FaceResult],
+                     threshold: float) -> FaceEmotionArray:
+    """One frame's FaceEmotionArray: the source image's header, a face per result (label
+    `unknown` below `threshold`, scores always)."""
+    out = FaceEmotionArray(header=header, labels=list(labels))
+    for r in results:
+        b = r.face.box
+        out.faces.append(FaceEmotion(
+            track_id=r.track_id,
+            box=RegionOfInterest(x_offset=b.x, y_offset=b.y, width=b.w, height=b.h),
+            left_eye=Point(x=r.face.left_eye[0], y=r.face.left_eye[1]),
+            right_eye=Point(x=r.face.right_eye[0], y=r.face.right_eye[1]),
+            label=r.label if r.confidence >= threshold else UNKNOWN,
+            confidence=r.confidence, scores=r.scores.astype(float).tolist()))
+    return out
+
+
 class OutOfOrderFrame(ValueError):
     """A frame stamped no later than one already processed (replayed, or from a reset clock)."""
+
+
+BAD_INPUT = (ImageConversionError, OutOfOrderFrame)  # the frame's fault: one line, no traceback
 
 
 def main(args: list[str] | None = None) -> int:

@@ -1,7 +1,7 @@
 """emotion_reactions: an example robot behaviour, the template to copy for your own.
 
 Subscribes to /fer/emotions and /fer/clip_emotions, keeps per-track state
-(`fer_ros.reactions.EmotionHolds`) and publishes a `std_msgs/String` on /fer/reactions when a
+(`fer_ros.vision.reactions.EmotionHolds`) and publishes a `std_msgs/String` on /fer/reactions when a
 face has held one emotion above `min_confidence` for `hold_time` seconds, e.g.
 "face 3: happy for 1.2 s (clip lstm: happy 0.81)". Replace `react()` with what your robot does.
 """
@@ -12,7 +12,7 @@ from std_msgs.msg import String
 
 from fer_ros.node_main import run_node
 from fer_ros.params import ParameterError, Spec, declare_all
-from fer_ros.reactions import EmotionHolds, Reaction
+from fer_ros.vision.reactions import EmotionHolds, Reaction
 
 PARAMETERS = {
     "min_confidence": Spec(0.5, "score an emotion needs to be taken up", low=0.0, high=1.0),

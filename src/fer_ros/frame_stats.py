@@ -20,6 +20,7 @@ class FrameStats:
         self._latency_ms: deque[float] = deque(maxlen=window)
         self._since = time.monotonic()
         self._processed_since = 0
+        self._failed_since = 0
 
     def frame_done(self, processing_ms: float, latency_ms: float, faces: int) -> None:
         with self._lock:
@@ -32,18 +33,24 @@ class FrameStats:
         with self._lock:
             self.dropped += 1
 
-    def error(self, kind: str) -> None:
+    def error(self, kind: str) -> bool:
+        """Count a failed frame; True the first time this kind occurs."""
         with self._lock:
             self.errors[kind] += 1
+            return self.errors[kind] == 1
 
     def snapshot(self) -> dict:
         """Figures since the last snapshot (fps, median times) and totals (counts)."""
         with self._lock:
             now = time.monotonic()
-            fps = (self.processed - self._processed_since) / max(now - self._since, 1e-9)
-            self._since, self._processed_since = now, self.processed
+            failed = sum(self.errors.values())
+            done_recently, failed_recently = self.processed - self._processed_since, failed - self._failed_since
+            fps = done_recently / max(now - self._since, 1e-9)
+            self._since, self._processed_since, self._failed_since = now, self.processed, failed
             return {
                 "fps": fps,
+                "done_recently": done_recently,
+                "failed_recently": failed_recently,
                 "processing_time_ms": float(np.median(self._processing_ms)) if self._processing_ms else 0.0,
                 "latency_ms": float(np.median(self._latency_ms)) if self._latency_ms else 0.0,
                 "frames_processed": self.processed,

@@ -19,11 +19,11 @@ from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReli
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from fer_ros.align import FaceAligner, align_face
 from fer_ros.image_conversion import array_to_image
-from fer_ros.image_ops import fit_into_square, to_bgr8, to_grey
 from fer_ros.params import ParameterError
-from fer_ros.pipeline import FaceResult
+from fer_ros.vision.align import FaceAligner, align_face
+from fer_ros.vision.image_ops import fit_into_square, to_bgr8, to_grey
+from fer_ros.vision.pipeline import FaceResult
 
 HRI_QOS = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.VOLATILE,
                      history=QoSHistoryPolicy.KEEP_LAST)
@@ -54,11 +54,17 @@ class HriFaces:
         self.aligner = aligner  # its crop factors, which may change at run time
         self.tracked = node.create_publisher(self.msgs.IdsList, "/humans/faces/tracked", HRI_QOS)
         self._faces: dict[str, dict[str, Any]] = {}  # id -> topic -> publisher
+        self._by_source: dict[str, list[str]] = {}  # camera -> ids in its last frame
 
-    def publish(self, header: Header, pixels: np.ndarray, results: list[FaceResult], threshold: float) -> None:
+    def publish(self, header: Header, pixels: np.ndarray, results: list[FaceResult], threshold: float,
+                source: str = "") -> None:
         """One frame's faces; `expression` only for a face classified at `threshold` or above
-        with one of the 7 FER labels (REP-155 consumers understand only its constants)."""
+        with one of the 7 FER labels (REP-155 consumers understand only its constants). With
+        several cameras (`source`, e.g. the image topic), `tracked` lists the faces of every
+        camera's last frame: track ids are unique across them."""
         ids = [face_id(r.track_id) for r in results]
+        self._by_source[source] = ids
+        listed = [fid for source_ids in self._by_source.values() for fid in source_ids]
         for fid in ids:
             if fid not in self._faces:  # before the id is first listed
                 self._faces[fid] = self._create_publishers(fid)
@@ -68,8 +74,8 @@ class HriFaces:
         for fid, r in zip(ids, results):
             with_expression = r.confidence >= threshold and r.label in EXPRESSIONS  # a label of another model: none
             self._publish_face(self._faces[fid], header, grey, colour, r, width, height, with_expression)
-        self.tracked.publish(self.msgs.IdsList(header=header, ids=ids))
-        for fid in set(self._faces) - set(ids):  # after the first list without it
+        self.tracked.publish(self.msgs.IdsList(header=header, ids=listed))
+        for fid in set(self._faces) - set(listed):  # after the first list without it
             for publisher in self._faces.pop(fid).values():
                 self.node.destroy_publisher(publisher)
 

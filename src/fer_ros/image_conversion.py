@@ -89,15 +89,18 @@ def compressed_to_array(msg: CompressedImage) -> np.ndarray:
     return pixels
 
 
-def array_to_compressed(pixels: np.ndarray, fmt: str = "jpeg",
-                        header: Header | None = None) -> CompressedImage:
-    """A CompressedImage of BGR or grey pixels."""
-    ok, encoded = cv2.imencode(".jpg" if fmt == "jpeg" else f".{fmt}", pixels)
+def array_to_compressed(pixels: np.ndarray, fmt: str = "jpeg", header: Header | None = None,
+                        quality: int = 95) -> CompressedImage:
+    """A CompressedImage of BGR or grey pixels; `format` as image_transport's compressed plugin
+    writes it (e.g. "bgr8; jpeg compressed bgr8"), so its subscribers decode ours too."""
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality] if fmt == "jpeg" else []
+    ok, encoded = cv2.imencode(".jpg" if fmt == "jpeg" else f".{fmt}", pixels, params)
     if not ok:
         raise ImageConversionError(f"cannot encode an image of shape {pixels.shape} as {fmt}")
+    encoding = "mono8" if pixels.ndim == 2 else "bgr8"
     msg = CompressedImage()
     if header is not None:
         msg.header = header
-    msg.format = fmt
+    msg.format = f"{encoding}; {fmt} compressed {encoding}"
     msg.data = array("B", encoded.tobytes())
     return msg

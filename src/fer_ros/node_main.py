@@ -3,6 +3,7 @@
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -10,10 +11,14 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
-from fer_ros.model_files import ModelFileError
 from fer_ros.params import ParameterError
+from fer_ros.vision.model_files import ModelFileError
 
 START_ERRORS = (ParameterError, ModelFileError, OSError)
+
+
+class NodeFailed(RuntimeError):
+    """A node's callback raised while it was spun in a thread: the run did not do its job."""
 
 
 def run_nodes(build: Callable[[list[Node]], None], spin: Callable[[list[Node]], None],
@@ -30,6 +35,9 @@ def run_nodes(build: Callable[[list[Node]], None], spin: Callable[[list[Node]], 
     except START_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         code = 2
+    except NodeFailed as e:
+        print(f"error: {e}", file=sys.stderr)
+        code = 1
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except Exception:
@@ -55,29 +63,38 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
 
 
 @contextmanager
-def spinning_in_threads(nodes: list[Node]) -> Iterator[None]:
+def spinning_in_threads(nodes: list[Node]) -> Iterator[list[BaseException]]:
     """Each node spun by an executor in a thread of its own, as separate processes would run
-    them (rclpy's MultiThreadedExecutor cost ~1 s of CPU per frame here). Ctrl-C (rclpy's
-    signal handler) ends the spinning quietly; on leaving, the threads are stopped and joined,
-    since a thread still inside rcl when the process exits aborts it."""
+    them (rclpy's MultiThreadedExecutor cost ~1 s of CPU per frame here). Yields the list of
+    exceptions raised by callbacks (a thread stops at its first; the caller should stop when
+    the list is not empty). Ctrl-C (rclpy's signal handler) ends the spinning quietly; on
+    leaving, the threads are stopped and joined, since a thread still inside rcl when the
+    process exits aborts it, and NodeFailed is raised if a callback raised."""
     executors, threads = [], []
+    failures: list[BaseException] = []
     for node in nodes:
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         executors.append(executor)
-        threads.append(threading.Thread(target=_spin_quietly, args=(executor,), daemon=True))
+        threads.append(threading.Thread(target=_spin_quietly, args=(executor, node, failures), daemon=True))
         threads[-1].start()
     try:
-        yield
+        yield failures
     finally:
         for executor in executors:
             executor.shutdown()
         for thread in threads:
             thread.join(timeout=5.0)
+    if failures:
+        raise NodeFailed("; ".join(str(f) for f in failures))
 
 
-def _spin_quietly(executor: SingleThreadedExecutor) -> None:
+def _spin_quietly(executor: SingleThreadedExecutor, node: Node, failures: list[BaseException]) -> None:
     try:
         executor.spin()
     except ExternalShutdownException:
         pass
+    except Exception as e:
+        if rclpy.ok():  # not the context going down under Ctrl-C
+            traceback.print_exc()
+            failures.append(RuntimeError(f"node {node.get_fully_qualified_name()} raised {type(e).__name__}: {e}"))

@@ -6,6 +6,7 @@ talking over real topics; a listener prints a status line a second and writes re
 
 import argparse
 import json
+import math
 import sys
 import threading
 import time
@@ -35,6 +36,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--realtime", action="store_true",
                    help="play a video at its own rate, dropping frames like a live camera "
                         "(default: every frame is processed)")
+    p.add_argument("--rate", default="source", metavar="HZ",
+                   help="frames per second: source (the video's own, default), a number, or max (every frame "
+                        "as soon as the last one was answered)")
+    p.add_argument("--nodes", choices=("all", "camera"), default="all",
+                   help="camera: start the camera and the result listener only, the emotion node runs on another "
+                        "computer (launch file's nodes:=emotion, same ROS_DOMAIN_ID)")
+    p.add_argument("--transport", choices=("raw", "compressed"), default="raw",
+                   help="how images reach the emotion node (compressed: JPEG on /camera/image_raw/compressed)")
     p.add_argument("--record", type=Path, metavar="PATH", help="write the annotated video here")
     p.add_argument("--json", type=Path, metavar="PATH", help="one JSON line per processed frame")
     p.add_argument("--hri", action="store_true", help="also publish ROS4HRI faces (/humans/faces/...)")
@@ -87,7 +96,7 @@ class ResultListener(Node):
             self.latencies_ms.append(latency)
             self.last = msg
         if self._json:
-            self._json.write(json.dumps(result_line(msg)) + "\n")
+            self._json.write(json.dumps(result_line(msg) | {"latency_ms": round(latency, 2)}) + "\n")
             self._json.flush()
 
     def on_clip(self, msg: ClipEmotion) -> None:
@@ -126,15 +135,15 @@ def choose_source(args: argparse.Namespace) -> tuple[dict, str]:
     if args.video is not None:
         if not args.video.is_file():
             raise FileNotFoundError(f"video file not found: {args.video}")
-        return {"video": str(args.video), "lockstep": not args.realtime}, f"video {args.video}"
+        return {"video": str(args.video), "lockstep": not args.realtime, "rate": args.rate}, f"video {args.video}"
     index = args.camera if args.camera is not None else 0
     capture = open_capture(index)
     if capture is not None:
         capture.release()
-        return {"device": index, "video": ""}, f"camera {index}"
+        return {"device": index, "video": "", "rate": args.rate}, f"camera {index}"
     if args.camera is not None:
         raise OSError(f"cannot open camera {index}")
-    return ({"video": str(SAMPLE_CLIP), "lockstep": not args.realtime},
+    return ({"video": str(SAMPLE_CLIP), "lockstep": not args.realtime, "rate": args.rate},
             f"no camera found: using the bundled sample clip {SAMPLE_CLIP}")
 
 
@@ -153,15 +162,17 @@ def main(argv: list[str] | None = None) -> int:
     built: dict[str, Node] = {}
 
     def build(nodes: list[Node]) -> None:
-        overrides = {CAMERA: camera_params, EMOTION: {"hri": args.hri}}
+        topic = "/camera/image_raw" + ("/compressed" if args.transport == "compressed" else "")
+        overrides = {CAMERA: camera_params, EMOTION: {"hri": args.hri, "image_topic": topic}}
         for spec in GRAPH:  # as the launch file does
-            if spec in OPTIONAL and not getattr(args, OPTIONAL[spec]):
+            if spec in OPTIONAL and not getattr(args, OPTIONAL[spec]) or args.nodes == "camera" and spec != CAMERA:
                 continue
             node = spec.load_class()(namespace=spec.namespace, parameter_overrides=[
                 Parameter(k, value=v) for k, v in overrides.get(spec, {}).items()])
             nodes.append(node)
             built[spec.name] = node
-        built["listener"] = ResultListener(args.json, args.record, built["camera"].fps, args.frames)
+        fps = built["camera"].fps
+        built["listener"] = ResultListener(args.json, args.record, fps if math.isfinite(fps) else 30.0, args.frames)
         nodes.append(built["listener"])
 
     def spin(nodes: list[Node]) -> None:
@@ -176,16 +187,16 @@ def main(argv: list[str] | None = None) -> int:
 def spin_until_done(nodes: list[Node], camera, listener: ResultListener, max_frames: int) -> None:
     """Spin the nodes until N frames are processed, or the video has ended and its results
     are in; print a status line a second meanwhile."""
-    with spinning_in_threads(nodes):
-        watch(camera, listener, max_frames)
+    with spinning_in_threads(nodes) as failures:
+        watch(camera, listener, max_frames, failures)
 
 
-def watch(camera, listener: ResultListener, max_frames: int) -> None:
-    """Print a status line a second until the run is done."""
+def watch(camera, listener: ResultListener, max_frames: int, failures: list) -> None:
+    """Print a status line a second until the run is done, or a node has failed."""
     last_print = time.monotonic()
     printed_count = 0
     ended_at = None
-    while rclpy.ok():
+    while rclpy.ok() and not failures:
         time.sleep(0.02)
         now = time.monotonic()
         if now - last_print >= 1.0:

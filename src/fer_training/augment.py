@@ -49,7 +49,7 @@ def augment(images: np.ndarray, rng: np.random.Generator, max_rotation_deg: floa
 
 def run_time_framing(n: int, fraction: float, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     """N 3x3 affine maps (identity for the other 1 - fraction) that move a FER2013 tile toward
-    the node's crops (`fer_ros.align`): those are 2.1 eye distances wide and 3.2 high squeezed
+    the node's crops (`fer_ros.vision.align`): those are 2.1 eye distances wide and 3.2 high squeezed
     into a square, so faces look 1-1.5 times wider, sit a little higher or lower, closer or
     farther, and their eye line is tilted by the landmark model's error."""
     h, w = shape

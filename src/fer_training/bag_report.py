@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fer_ros.labels import LABELS
+from fer_ros.vision.labels import LABELS
 from fer_training.metrics import confusion_matrix
 
 Box = tuple[int, int, int, int]  # x, y, w, h

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_ros.classify import EmotionClassifier, apply_temperature
-from fer_ros.model_files import METADATA_FILE, SHIPPED_IMAGE_MODEL
+from fer_ros.vision.classify import EmotionClassifier, apply_temperature
+from fer_ros.vision.model_files import METADATA_FILE, SHIPPED_IMAGE_MODEL
 from fer_training.export_model import export
 from fer_training.fer2013 import default_data_dir, load_split
 from fer_training.metrics import expected_calibration_error

@@ -5,7 +5,7 @@ numbered in time order; whole frames with `extract_frames --raw`) and `clip.json
 its presence marks a finished clip, so an interrupted run resumes where it stopped.
 
 A clip list (`create_list`) is a CSV file with the header `clip,label,frames`: the clip folder,
-its label (a name from `fer_ros.labels.LABELS`) and its frame files joined by `;`. Paths are
+its label (a name from `fer_ros.vision.labels.LABELS`) and its frame files joined by `;`. Paths are
 relative to the list file's folder, so a list moves with its clips.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_ros.labels import LABELS
+from fer_ros.vision.labels import LABELS
 
 FRAME_NAME = "frame_{:03d}.png"
 CLIP_INFO = "clip.json"

@@ -25,7 +25,7 @@ import csv
 import sys
 from pathlib import Path
 
-from fer_ros.labels import LABELS
+from fer_ros.vision.labels import LABELS
 from fer_training.clip_folders import ListedClip, finished_clips, frame_files, write_list
 from fer_training.extract_frames import VIDEO_SUFFIXES
 from fer_training.labelled_images import parse_label

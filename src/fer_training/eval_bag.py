@@ -27,8 +27,8 @@ from rclpy.serialization import serialize_message
 from rosbags.rosbag2 import StoragePlugin, Writer
 
 from fer_ros.graph import EMOTION, PARAMS_FILE, config_dir, use_shared_memory_profile
-from fer_ros.labels import LABELS
 from fer_ros.node_main import run_nodes, spinning_in_threads
+from fer_ros.vision.labels import LABELS
 from fer_training.bag_format import (
     BAG_VERSION,
     GROUND_TRUTH_TOPIC,

@@ -8,10 +8,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_ros.align import FACE_SIZE, FaceAligner
-from fer_ros.classify import EmotionClassifier
-from fer_ros.image_ops import to_grey
-from fer_ros.model_files import PRECISIONS, SHIPPED_IMAGE_MODEL, ModelFileError
+from fer_ros.vision.align import FACE_SIZE, FaceAligner
+from fer_ros.vision.classify import EmotionClassifier
+from fer_ros.vision.image_ops import to_grey
+from fer_ros.vision.model_files import PRECISIONS, SHIPPED_IMAGE_MODEL, ModelFileError
 from fer_training.fer2013 import SPLITS, default_data_dir, load_split
 from fer_training.labelled_images import labelled_images
 from fer_training.metrics import confusion_matrix, expected_calibration_error, macro_f1, per_class

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_ros.classify import EmotionClassifier
-from fer_ros.model_files import PRECISIONS, SHIPPED_CLIP_MODELS, SHIPPED_IMAGE_MODEL
+from fer_ros.vision.classify import EmotionClassifier
+from fer_ros.vision.model_files import PRECISIONS, SHIPPED_CLIP_MODELS, SHIPPED_IMAGE_MODEL
 from fer_training.clip_folders import load_clips
 from fer_training.evaluate import build_report, write_outputs
 from fer_training.fer2013 import default_data_dir

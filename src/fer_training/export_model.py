@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_ros.model_files import (
+from fer_ros.vision.model_files import (
     HEAD_FILE,
     INT8_FILE,
     LITE_FILE,

@@ -88,7 +88,7 @@ def extract_clip(job: tuple[Path, Path, int, bool]) -> tuple[str, str, int]:
             out, filled = frames, []
         else:
             if _aligner is None:  # one per worker process
-                from fer_ros.align import FaceAligner
+                from fer_ros.vision.align import FaceAligner
 
                 _aligner = FaceAligner(max_faces=1)
             out, filled = fill_missing([(faces[0].crop if (faces := _aligner.faces(f)) else None)

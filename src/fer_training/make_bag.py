@@ -25,8 +25,8 @@ from sensor_msgs.msg import RegionOfInterest
 from std_msgs.msg import Header
 
 from fer_ros.image_conversion import array_to_compressed, array_to_image
-from fer_ros.image_ops import to_bgr8
-from fer_ros.labels import LABELS
+from fer_ros.vision.image_ops import to_bgr8
+from fer_ros.vision.labels import LABELS
 from fer_training.bag_format import (
     BAG_VERSION,
     COMPRESSED_TOPIC,

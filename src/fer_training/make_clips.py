@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from fer_ros.labels import LABELS
+from fer_ros.vision.labels import LABELS
 from fer_training.clip_folders import is_finished, write_clip
 from fer_training.fer2013 import SPLITS, default_data_dir
 from fer_training.synthetic_clips import synthesize_split

@@ -3,7 +3,7 @@
 import keras
 from keras import layers, ops
 
-from fer_ros.labels import LABELS
+from fer_ros.vision.labels import LABELS
 
 INPUT_SHAPE = (48, 48, 1)
 CLIP_LENGTH = 12

@@ -21,8 +21,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from fer_ros.labels import LABELS
-from fer_ros.model_files import MODEL_FILE, SHIPPED_IMAGE_MODEL, sha256_of, write_metadata
+from fer_ros.vision.labels import LABELS
+from fer_ros.vision.model_files import MODEL_FILE, SHIPPED_IMAGE_MODEL, sha256_of, write_metadata
 from fer_training.clip_folders import load_clips
 from fer_training.export_model import export
 from fer_training.fer2013 import default_data_dir

@@ -27,11 +27,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from fer_ros.labels import LABELS
-from fer_ros.model_files import MODEL_FILE, write_metadata
+from fer_ros.vision.labels import LABELS
+from fer_ros.vision.model_files import MODEL_FILE, write_metadata
 from fer_training.augment import augment
 from fer_training.export_model import export
 from fer_training.fer2013 import default_data_dir, load_split
+from fer_training.ferplus import load_votes, majority, vote_targets
 from fer_training.models import ARCHITECTURES
 from fer_training.provenance import command_line, machine
 
@@ -52,6 +53,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(wider, tilted, shifted, soft)")
     p.add_argument("--aligned-dir", type=Path,
                    help="fer-preprocess-fer2013 output: each epoch, half the Training faces found there come from it")
+    p.add_argument("--labels", choices=LABEL_SOURCES, default="fer2013",
+                   help="training targets: FER2013's labels, the FER+ crowd votes as a distribution, or the votes "
+                        "with FER2013's label as one more vote (mix); ferplus and mix select on PublicTest's "
+                        "FER+ majority")
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--time-budget", type=float, default=3000.0,
@@ -70,6 +75,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="write no .tflite files (a machine without TensorFlow; run fer-export-model OUT later)")
     p.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity (0, 1 or 2)")
     return p.parse_args(argv)
+
+
+LABEL_SOURCES = ("fer2013", "ferplus", "mix")
+
+
+def training_targets(data_dir: Path, source: str, y_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(targets N x 7, usable mask) of the Training tiles for `--labels`."""
+    if source == "fer2013":
+        return np.eye(len(LABELS), dtype=np.float32)[y_train], np.ones(len(y_train), dtype=bool)
+    return vote_targets(load_votes(data_dir, "Training"), y_train if source == "mix" else None)
+
+
+def selection_labels(data_dir: Path, source: str, split: str, y: np.ndarray) -> np.ndarray:
+    """The labels a checkpoint is chosen by (and reported against): FER2013's, or the FER+
+    majority (-1 where an image has none among the 7 classes)."""
+    return y if source == "fer2013" else majority(load_votes(data_dir, split))[0]
 
 
 def class_weights(labels: np.ndarray, mode: str, num_classes: int) -> np.ndarray:
@@ -161,10 +182,17 @@ def main(argv: list[str] | None = None) -> int:
         x_train, y_train = load_split(args.data_dir, "Training")
         x_val, y_val = load_split(args.data_dir, "PublicTest")
         x_aligned, found = load_aligned_training(args.aligned_dir, y_train) if args.aligned_dir else (None, None)
+        targets, usable = training_targets(args.data_dir, args.labels, y_train)
+        y_val = selection_labels(args.data_dir, args.labels, "PublicTest", y_val)
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     num_classes = len(LABELS)
+    x_train, y_train, targets = x_train[usable], y_train[usable], targets[usable]
+    if x_aligned is not None:
+        x_aligned, found = x_aligned[usable], found[usable]
+    x_val, y_val = x_val[y_val >= 0], y_val[y_val >= 0]
+    print(f"training on {len(x_train)} Training images ({args.labels} labels), selecting on {len(x_val)} PublicTest")
 
     args.out.mkdir(parents=True, exist_ok=True)
     checkpoint, state_path = args.out / "checkpoint.keras", args.out / "checkpoint.json"
@@ -186,8 +214,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.teachers:
             loss = DistillationLoss(args.distill_temperature, args.label_smoothing)
         model.compile(optimizer=_optimizer(args), loss=loss, metrics=[label_accuracy])
-    y_train_1hot = keras.utils.to_categorical(y_train, num_classes)
-    sample_weight = class_weights(y_train, args.class_weight, num_classes)[y_train]
+    y_train_1hot = targets
+    train_classes = np.argmax(targets, axis=1)
+    sample_weight = class_weights(train_classes, args.class_weight, num_classes)[train_classes]
     teachers = [keras.saving.load_model(t / MODEL_FILE, compile=False) for t in args.teachers or []]
     y_val_1hot = keras.utils.to_categorical(y_val, num_classes)
     validation = (_as_input(x_val), np.hstack([y_val_1hot, y_val_1hot]) if teachers else y_val_1hot)
@@ -244,14 +273,20 @@ def main(argv: list[str] | None = None) -> int:
     val_acc = history["val_label_accuracy"]
     best_epoch = int(np.argmax(val_acc))
     x_test, y_test = load_split(args.data_dir, "PrivateTest")
-    scores = model.predict(_as_input(x_test), batch_size=512, verbose=0)
+    predicted = np.argmax(model.predict(_as_input(x_test), batch_size=512, verbose=0), axis=1)
     accuracy = {
         "Training": float(history["label_accuracy"][best_epoch]),
         "PublicTest": float(val_acc[best_epoch]),
-        "PrivateTest": float(np.mean(np.argmax(scores, axis=1) == y_test)),
+        "PrivateTest": float(np.mean(predicted == y_test)),
     }
+    if args.labels != "fer2013":
+        y_plus = selection_labels(args.data_dir, args.labels, "PrivateTest", y_test)
+        accuracy["PrivateTest (FER+ majority)"] = float(np.mean(predicted[y_plus >= 0] == y_plus[y_plus >= 0]))
     training = {
-        "data": "FER2013 Training (28,709), checkpoint chosen on PublicTest, reported on PrivateTest",
+        "data": f"FER2013 Training ({len(x_train):,} images, {args.labels} labels), checkpoint chosen on "
+                f"PublicTest ({'FER2013 labels' if args.labels == 'fer2013' else 'FER+ majority'}), "
+                "reported on PrivateTest",
+        "labels": args.labels,
         "command": command_line("fer-train-image", args,
                                 ("out", "data_dir", "verbose", "resume", "time_budget", "no_export")),
         "seed": args.seed, "epochs": len(val_acc), "best_epoch": best_epoch + 1,

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fer_ros.labels import LABELS
+from fer_ros.vision.labels import LABELS
 
 MODEL_FILE = "model.keras"
 LITE_FILE = "model.tflite"   # image model: face -> (scores, feature map); clip model: crops -> scores
@@ -19,7 +19,7 @@ HEAD_FILE = "head.tflite"    # clip model: the image model's feature maps of a c
 INT8_FILE = "model_int8.tflite"  # image model in int8 (post-training quantization), when exported
 PRECISIONS = ("auto", "float", "int8")  # auto: int8 where the folder has it, else float
 METADATA_FILE = "model.json"
-SHIPPED_IMAGE_MODEL = Path(__file__).resolve().parent / "models" / "image"
+SHIPPED_IMAGE_MODEL = Path(__file__).resolve().parents[1] / "models" / "image"
 SHIPPED_IMAGE_MODEL_V1 = SHIPPED_IMAGE_MODEL.parent / "image_v1"  # DeXpression, for comparison (model_dir)
 SHIPPED_CLIP_MODELS = {name: SHIPPED_IMAGE_MODEL.parent / f"clip_{name}" for name in ("lstm", "c3d")}
 

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fer_ros.align import AlignedFace, FaceAligner
-from fer_ros.classify import EmotionClassifier
-from fer_ros.track import IouTracker
+from fer_ros.vision.align import AlignedFace, FaceAligner
+from fer_ros.vision.classify import EmotionClassifier
+from fer_ros.vision.track import IouTracker
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from fer_ros.classify import EmotionClassifier
-from fer_ros.pipeline import FaceResult
+from fer_ros.vision.classify import EmotionClassifier
+from fer_ros.vision.pipeline import FaceResult
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,13 @@ class ClipStage:
         self.from_features = {name: image_model is not None and m.shares_features_with(image_model)
                               for name, m in models.items()}
         self.needs_features = any(self.from_features.values())
+
+    def sibling(self) -> "ClipStage":
+        """A stage with the same models and settings and buffers of its own: for another camera,
+        whose frames must not end this one's tracks."""
+        twin = ClipStage.__new__(ClipStage)
+        twin.__dict__.update(self.__dict__, _tracks={})
+        return twin
 
     def process(self, faces: list[FaceResult], stamp: Any) -> list[ClipResult]:
         """Add this frame's faces; the clips completed by it, classified by every model."""

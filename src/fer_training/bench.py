@@ -54,31 +54,64 @@ def median_ms(fn, frames: list, repeat: int) -> float:
     return float(np.median(times))
 
 
-def component_times(repeat: int) -> dict:
-    from fer_ros.align import FaceAligner, align_face
-    from fer_ros.classify import EmotionClassifier
-    from fer_ros.emotion_node import PARAMETERS
-    from fer_ros.image_ops import to_grey
+def detector_times(repeat: int) -> dict:
+    """Full-frame detection of each detector on the same one-face 640x480 frames; YuNet also on
+    larger frames (shrunk to the node's `detect_max_side` first) and in the region around a
+    tracked face (the box grown by half its size on every side, as `FaceAligner.follow`)."""
+    from fer_ros.vision.detect import DETECTORS, FaceDetector
 
-    # As the node runs by default (int8 and mirror images for the shipped model), and each part alone.
-    defaults = {name: PARAMETERS[name].default for name in ("flip_tta", "model_precision")}
-    aligner, classifier = FaceAligner(), EmotionClassifier(flip=defaults["flip_tta"],
-                                                            precision=defaults["model_precision"])
+    frames = one_face_frames(60)
+    times = {f"detect_{name}_ms": median_ms(FaceDetector(name).detect, frames, repeat) for name in DETECTORS}
+    yunet = FaceDetector("yunet")
+    for width, height in ((1280, 720), (1920, 1080)):
+        times[f"detect_yunet_{width}x{height}_ms"] = median_ms(
+            yunet.detect, [cv2.resize(f, (width, height)) for f in frames[:10]], repeat)
+    regions = []
+    for frame in frames:
+        b = yunet.detect(frame)[0].box
+        regions.append(frame[max(0, b.y - b.h // 2):b.y + b.h + b.h // 2, max(0, b.x - b.w // 2):b.x + b.w + b.w // 2])
+    times["redetect_yunet_ms"] = median_ms(lambda r: yunet.detect(r, region=True), regions, repeat)
+    return times
+
+
+def component_times(repeat: int) -> dict:
+    """Where one frame's time goes in the node, stage by stage, on the same one-face frames:
+    message to array, detection, eyes and alignment, classification, tracking, result message."""
+    from fer_ros.emotion_node import PARAMETERS, emotions_message
+    from fer_ros.image_conversion import array_to_image, image_to_array, to_vision_order
+    from fer_ros.vision.align import FaceAligner, align_face
+    from fer_ros.vision.classify import EmotionClassifier
+    from fer_ros.vision.detect import FaceDetector
+    from fer_ros.vision.image_ops import to_grey
+    from fer_ros.vision.pipeline import EmotionPipeline
+    from fer_ros.vision.track import IouTracker
+
+    # As the node runs by default (detector, eyes, int8 and mirror images), and each part alone.
+    defaults = {name: spec.default for name, spec in PARAMETERS.items()}
+    aligner = FaceAligner(FaceDetector(defaults["detector"]), eyes=defaults["eyes"])
+    classifier = EmotionClassifier(flip=defaults["flip_tta"], precision=defaults["model_precision"])
     variants = {f"classify_{p}{'_flip' if f else ''}_ms": EmotionClassifier(flip=f, precision=p)
                 for p in ("float", "int8") for f in (False, True)}
-    greys = [to_grey(f) for f in one_face_frames(60)]
-    boxes = [aligner.detector.detect(g)[0] for g in greys]
-    pairs = list(zip(greys, boxes))
+    frames = one_face_frames(60)
+    messages = [array_to_image(f, "bgr8") for f in frames]
+    detections = [(f, aligner.detector.detect(f)[0]) for f in frames]
 
     def align(pair):
-        grey, box = pair
-        left, right = aligner.eyes.locate(grey, box)
-        return align_face(grey, left, right)
+        frame, detection = pair
+        grey = to_grey(frame)
+        return align_face(grey, *aligner.eye_centres(grey, detection))
 
-    crops = [align(p) for p in pairs]
-    return {"detect_ms": median_ms(aligner.detector.detect, greys, repeat),
-            "align_ms": median_ms(align, pairs, repeat),
+    crops = [align(p) for p in detections]
+    pipeline = EmotionPipeline(aligner, classifier)
+    results = [pipeline.process(f) for f in frames]
+    tracker = IouTracker()
+    return {"convert_ms": median_ms(lambda m: to_vision_order(image_to_array(m), m.encoding), messages, repeat),
+            "detect_ms": median_ms(aligner.detector.detect, frames, repeat),
+            "align_ms": median_ms(align, detections, repeat),
             "classify_ms": median_ms(lambda c: classifier.scores(c[None]), crops, repeat),
+            "track_ms": median_ms(lambda r: tracker.update([f.face.box for f in r]), results, repeat),
+            "message_ms": median_ms(lambda r: emotions_message(messages[0].header, classifier.labels, r, 0.0),
+                                    results, repeat),
             **{name: median_ms(lambda c, m=model: m.scores(c[None]), crops, repeat)
                for name, model in variants.items()},
             **{f"clip_stage_ms_{name}": clip_stage_ms(aligner, classifier, name, repeat)
@@ -88,7 +121,7 @@ def component_times(repeat: int) -> dict:
 def clip_stage_ms(aligner, classifier, clip_model: str, frames: int) -> float:
     """Mean time the clip stage adds per frame, one tracked face, the node's default length and stride."""
     from fer_ros.emotion_node import PARAMETERS, EmotionNode
-    from fer_ros.pipeline import FaceResult
+    from fer_ros.vision.pipeline import FaceResult
 
     params = {name: spec.default for name, spec in PARAMETERS.items()} | {"clip_model": clip_model}
     stage = EmotionNode._clip_stage(params, classifier)
@@ -210,12 +243,16 @@ def end_to_end(frames: int) -> dict:
         graph.lockstep(one, WARMUP)
         fps_1 = graph.lockstep(one, frames)
         latencies, dropped = graph.camera(one, frames, 30.0)
+        graph.diagnostics.clear()  # the next one's median processing time covers these one-face frames
+        graph.spin_until(lambda: "processing_time_ms" in graph.diagnostics, 5.0)
+        processing_ms = float(graph.diagnostics.get("processing_time_ms", "nan"))
         graph.lockstep(four, WARMUP)
         fps_4 = graph.lockstep(four, frames)
         rss = rss_mb(graph.process.pid)
     finally:
         graph.close()
-    return {"startup_s": graph.startup_s, "idle_rss_mb": graph.idle_rss_mb, "e2e_fps_1face": fps_1,
+    return {"startup_s": graph.startup_s, "node_processing_ms": processing_ms, "idle_rss_mb": graph.idle_rss_mb,
+            "e2e_fps_1face": fps_1,
             "e2e_p50_ms_1face": float(np.percentile(latencies, 50)),
             "e2e_p95_ms_1face": float(np.percentile(latencies, 95)), "e2e_fps_4faces": fps_4,
             "rss_mb": rss, "dropped_ratio": dropped}
@@ -246,6 +283,60 @@ def soak(frames: int) -> dict:
             **{f"node_{k}": v for k, v in node_figures.items()}}
 
 
+FER_TIMING = """
+import sys, time, cv2, numpy as np
+from fer import FER
+frame = cv2.imread(sys.argv[1])
+detector = FER(mtcnn=False)
+for _ in range(10):
+    detector.detect_emotions(frame)
+times = []
+for _ in range(100):
+    start = time.perf_counter()
+    detector.detect_emotions(frame)
+    times.append(time.perf_counter() - start)
+print(1.0 / float(np.median(times)))
+"""
+
+
+def pypi_fer_fps(python: Path) -> float:
+    """End-to-end frames per second of PyPI's `fer` (`FER(mtcnn=False).detect_emotions`, median over
+    100 calls) on the same one-face 640x480 frame, run by `python` (a venv with fer installed)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "frame.png"
+        cv2.imwrite(str(path), face_frame(0.0))
+        result = subprocess.run([str(python), "-c", FER_TIMING, str(path)], capture_output=True, text=True,
+                                timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    if result.returncode != 0:
+        raise RuntimeError(f"fer timing failed: {result.stderr.strip().splitlines()[-1:]}")
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def detection_range(data_dir: Path, limit: int | None) -> list[dict]:
+    from fer_ros.emotion_node import PARAMETERS
+    from fer_ros.vision.align import FaceAligner
+    from fer_ros.vision.classify import EmotionClassifier
+    from fer_ros.vision.detect import DETECTORS, FaceDetector
+    from fer_training.detection_range import range_table
+
+    defaults = {name: spec.default for name, spec in PARAMETERS.items()}
+    classifier = EmotionClassifier(flip=defaults["flip_tta"], precision=defaults["model_precision"])
+    aligners = {name: FaceAligner(FaceDetector(name)) for name in DETECTORS}
+    aligners["yunet, eyes: detector"] = FaceAligner(FaceDetector("yunet"), eyes="detector")
+    return range_table(aligners, classifier, data_dir, limit)
+
+
+def print_range(rows: list[dict]) -> None:
+    print(f"\ndetection range ({rows[0]['n']} JAFFE faces per condition on cluttered frames):")
+    print(f"{'detector':<22} {'condition':<20} {'distance':>8} {'found':>6} {'false/frame':>11} "
+          f"{'eye error':>9} {'accuracy of found':>17}")
+    for r in rows:
+        print(f"{r['detector']:<22} {r['condition']:<20} {r['distance_m']:>6.1f} m {100 * r['found']:>5.1f}% "
+              f"{r['false_per_frame']:>11.3f} {r['eye_error']:>9.3f} {100 * r['accuracy_of_found']:>16.1f}%")
+
+
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
@@ -253,22 +344,36 @@ def machine() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from fer_training.fer2013 import default_data_dir
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", type=int, default=300, help="measured frames per figure (after warm-up)")
     p.add_argument("--soak", type=int, default=0, metavar="N", help="instead: feed N frames, report memory")
+    p.add_argument("--data-dir", type=Path, default=default_data_dir(), help="folder holding jaffe/ (range table)")
+    p.add_argument("--range-faces", type=int, default=213, help="JAFFE faces per range condition (0: no table)")
+    p.add_argument("--fer-python", type=Path,
+                   help="a Python with PyPI's fer 25.10.3 installed: its end-to-end rate on the same frame")
     p.add_argument("--json", type=Path, help="write the figures here")
     args = p.parse_args(argv)
     use_shared_memory_profile()
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    figures = {"machine": machine()}
+    figures: dict = {"machine": machine()}
     if args.soak:
         figures.update(soak(args.soak))
     else:
         figures.update(end_to_end(args.frames))
         figures.update(component_times(args.frames))
+        figures.update(detector_times(args.frames))
+        figures["transport_ms"] = figures["e2e_p50_ms_1face"] - figures["node_processing_ms"]
+        if args.fer_python:
+            figures["pypi_fer_fps"] = pypi_fer_fps(args.fer_python)
+            figures["e2e_fps_1face_vs_pypi_fer"] = figures["e2e_fps_1face"] / figures["pypi_fer_fps"]
     width = max(map(len, figures))
     for key, value in figures.items():
         print(f"{key:<{width}}  {value:.2f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+    if args.range_faces and not args.soak:
+        figures["range"] = detection_range(args.data_dir, args.range_faces)
+        print_range(figures["range"])
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1) + "\n")
     return 0

@@ -1,9 +1,11 @@
 """Face tracking by box overlap with a constant-velocity prediction: a face keeps its id
 while its boxes keep overlapping where the track expects it, through short occlusions."""
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from fer_ros.detect import Box
+from fer_ros.vision.detect import Box
 
 
 def iou(a: Box, b: Box) -> float:
@@ -42,11 +44,11 @@ class IouTracker:
     survives `max_missed` frames without a match (occlusions, missed detections), moving on
     at its last speed, before its id is retired. Ids are never reused."""
 
-    def __init__(self, min_iou: float = 0.3, max_missed: int = 5):
+    def __init__(self, min_iou: float = 0.3, max_missed: int = 5, ids: Iterator[int] | None = None):
         self.min_iou = min_iou
         self.max_missed = max_missed
         self._tracks: list[_Track] = []
-        self._next_id = 1
+        self._ids = ids or itertools.count(1)  # shared by the trackers of several cameras: ids unique across them
 
     def update(self, boxes: list[Box]) -> list[int]:
         """Track ids for `boxes` (same order); unmatched boxes get new ids."""
@@ -72,7 +74,6 @@ class IouTracker:
         self._tracks = survivors
         for bi, box in enumerate(boxes):
             if ids[bi] is None:
-                ids[bi] = self._next_id
-                self._tracks.append(_Track(self._next_id, box))
-                self._next_id += 1
+                ids[bi] = next(self._ids)
+                self._tracks.append(_Track(ids[bi], box))
         return [i for i in ids if i is not None]

@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 
-from fer_ros.pipeline import FaceResult
+from fer_ros.vision.pipeline import FaceResult
 
 
 def draw_results(bgr: np.ndarray, results: list[FaceResult], clips: dict[int, str] | None = None) -> np.ndarray:
