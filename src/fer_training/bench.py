@@ -258,6 +258,89 @@ def end_to_end(frames: int) -> dict:
             "rss_mb": rss, "dropped_ratio": dropped}
 
 
+def two_cameras(seconds: float) -> dict:
+    """Two camera nodes (/cam_left, /cam_right) playing a one-face video at 30 Hz, as two live
+    cameras, and one emotion node subscribed to both: results per second for each camera
+    (told apart by header.frame_id) and the emotion node's resident memory."""
+    import tempfile
+
+    import rclpy
+    from fer_msgs.msg import FaceEmotionArray
+    from rclpy.executors import SingleThreadedExecutor
+
+    from fer_ros.sample_clip import write_clip
+
+    params = ["--params-file", str(config_dir() / PARAMS_FILE)]
+    with tempfile.TemporaryDirectory() as folder:
+        clip = write_clip(Path(folder) / "face.mp4", frames=60, fps=30.0)
+        names = ("cam_left", "cam_right")
+        cameras = [subprocess.Popen(
+            [str(Path(sys.executable).parent / "camera_node"), "--ros-args", *params, "-r", f"__ns:=/{name}",
+             "-p", f"video:={clip}", "-p", "lockstep:=false", "-p", "loop:=true", "-p", f"frame_id:={name}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for name in names]
+        emotion = subprocess.Popen(
+            [str(Path(sys.executable).parent / "emotion_node"), "--ros-args", *params, "-r", "__ns:=/fer",
+             "-p", f"image_topic:={','.join(f'/{n}/image_raw' for n in names)}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        rclpy.init()
+        node = rclpy.create_node("fer_bench_two_cameras")
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        arrivals: dict[str, list[float]] = {n: [] for n in names}
+        ids: dict[str, set[int]] = {n: set() for n in names}
+
+        def on_result(msg) -> None:
+            if msg.header.frame_id in arrivals:
+                arrivals[msg.header.frame_id].append(time.perf_counter())
+                ids[msg.header.frame_id].update(f.track_id for f in msg.faces)
+
+        node.create_subscription(FaceEmotionArray, "/fer/emotions", on_result, 100)
+        try:
+            deadline = time.perf_counter() + 120
+            while not all(len(a) > 30 for a in arrivals.values()) and time.perf_counter() < deadline:
+                executor.spin_once(timeout_sec=0.01)  # started, warmed up
+            start = time.perf_counter()
+            while time.perf_counter() < start + seconds:
+                executor.spin_once(timeout_sec=0.01)
+            rss = rss_mb(emotion.pid)
+        finally:
+            executor.shutdown()
+            node.destroy_node()
+            rclpy.shutdown()
+            for process in (*cameras, emotion):
+                process.terminate()
+                process.wait(timeout=20)
+    fps = {n: sum(start <= t < start + seconds for t in a) / seconds for n, a in arrivals.items()}
+    return {**{f"two_cameras_fps_{n}": v for n, v in fps.items()}, "two_cameras_emotion_rss_mb": rss,
+            "two_cameras_ids_disjoint": not (ids[names[0]] & ids[names[1]])}
+
+
+def link(frames: int) -> dict:
+    """The split graph over two network namespaces joined by a veth pair limited to 20 Mbit/s:
+    a one-face video at 30 Hz, frames answered per second and latency on the camera's side, for
+    raw and compressed transport; and the bandwidth each transport needs at 30 Hz."""
+    import tempfile
+
+    from fer_ros.sample_clip import write_clip
+    from fer_training.two_hosts import can_make_namespaces, run_split, two_hosts
+
+    reason = can_make_namespaces()
+    if reason:
+        raise RuntimeError(f"--link: {reason}")
+    figures = {}
+    with tempfile.TemporaryDirectory() as folder, two_hosts() as (robot, base):
+        for transport, count in (("compressed", frames), ("raw", min(frames, 150))):
+            clip = write_clip(Path(folder) / f"{transport}.mp4", frames=count, fps=30.0, period=60)
+            run = run_split(robot, base, clip, transport, lockstep=False, domain_id=os.getpid() % 100 + 100,
+                            out=Path(folder))
+            figures |= {f"link_{transport}_answered_fps": run["answered_fps"],
+                        f"link_{transport}_p50_ms": run["latency_p50_ms"],
+                        f"link_{transport}_p95_ms": run["latency_p95_ms"],
+                        f"link_{transport}_answered": f"{run['answered']} of {count}",
+                        f"link_{transport}_mbit_s_at_30hz": run["robot_sent_mb"] * 8 / max(run["answered"], 1) * 30}
+    return figures
+
+
 def soak(frames: int) -> dict:
     from fer_ros.image_conversion import array_to_image
 
@@ -353,6 +436,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--range-faces", type=int, default=213, help="JAFFE faces per range condition (0: no table)")
     p.add_argument("--fer-python", type=Path,
                    help="a Python with PyPI's fer 25.10.3 installed: its end-to-end rate on the same frame")
+    p.add_argument("--link", action="store_true",
+                   help="instead: the graph split over two network namespaces and a 20 Mbit/s link (root)")
     p.add_argument("--json", type=Path, help="write the figures here")
     args = p.parse_args(argv)
     use_shared_memory_profile()
@@ -360,10 +445,13 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict = {"machine": machine()}
     if args.soak:
         figures.update(soak(args.soak))
+    elif args.link:
+        figures.update(link(args.frames))
     else:
         figures.update(end_to_end(args.frames))
         figures.update(component_times(args.frames))
         figures.update(detector_times(args.frames))
+        figures.update(two_cameras(10.0))
         figures["transport_ms"] = figures["e2e_p50_ms_1face"] - figures["node_processing_ms"]
         if args.fer_python:
             figures["pypi_fer_fps"] = pypi_fer_fps(args.fer_python)
@@ -371,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     width = max(map(len, figures))
     for key, value in figures.items():
         print(f"{key:<{width}}  {value:.2f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
-    if args.range_faces and not args.soak:
+    if args.range_faces and not (args.soak or args.link):
         figures["range"] = detection_range(args.data_dir, args.range_faces)
         print_range(figures["range"])
     if args.json:
