@@ -1,6 +1,7 @@
 """Helpers for tests that run real nodes over DDS (domain and loopback set in conftest.py)."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -9,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import rclpy
+import yaml
 from rclpy.executors import SingleThreadedExecutor
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,3 +54,71 @@ def ros_node(name: str):
         executor.shutdown()
         node.destroy_node()
         rclpy.shutdown(context=context)
+
+
+def in_workspace(workspace: Path, command: str, background: bool = False, host: list[str] | None = None,
+                 **kwargs) -> subprocess.CompletedProcess | subprocess.Popen:
+    """`command` run by bash after `. install/setup.bash` (which also sources the venv's); in
+    the background, as a terminal starts a foreground job: in a process group of its own, with
+    Ctrl-C's signal at its default (a test run started in the background by a script inherits
+    SIGINT ignored, and Python then keeps ignoring it). `host`: a prefix that runs it on
+    another host (`ip netns exec NAME`)."""
+    argv = [*(host or []), "bash", "-c", f". {workspace}/install/setup.bash && exec {command}"]
+    if background:
+        return subprocess.Popen(argv, start_new_session=True, preexec_fn=_default_sigint, **kwargs)
+    return subprocess.run(argv, capture_output=True, text=True, **kwargs)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
+def echo_once(workspace: Path, topic: str, kind: str, extra: str = "", timeout: float = 180, **kwargs) -> dict:
+    """The message `ros2 topic echo --once` printed (YAML, ended by a line '---')."""
+    result = in_workspace(workspace, f"ros2 topic echo --once --no-daemon {extra} {topic} {kind}", timeout=timeout,
+                          **kwargs)
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout.split("\n---")[0])
+
+
+def wait_for_line(log_path: Path, text: str, count: int, timeout: float) -> bool:
+    """True once `text` appears `count` times in the log a process writes (its own readiness line)."""
+    deadline = time.monotonic() + timeout
+    while log_path.read_text().count(text) < count:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def ctrl_c(launch: subprocess.Popen, log_path: Path) -> str:
+    """SIGINT to the launch's process group, as Ctrl-C in its terminal: everything must end,
+    exit code 0, within 10 s. Returns the launch's output."""
+    group = os.getpgid(launch.pid)
+    started = time.monotonic()
+    os.killpg(group, signal.SIGINT)
+    try:
+        code = launch.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        code = None
+    ended_after = time.monotonic() - started
+    left = _processes_in_group(group)
+    if left:
+        os.killpg(group, signal.SIGKILL)
+    output = log_path.read_text()
+    assert code == 0 and ended_after < 10, f"exit {code} after {ended_after:.1f} s\n{output[-3000:]}"
+    assert left == [], f"still running after Ctrl-C: {left}"
+    return output
+
+
+def _processes_in_group(group: int) -> list[str]:
+    left = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            left.append((stat.parent / "cmdline").read_text().replace("\0", " ").strip())
+    return left

@@ -43,7 +43,7 @@ def test_two_cameras_give_distinct_ids_and_their_own_clips():
                     before = len(results)
                     for _ in range(5):  # best effort: resent if lost
                         publishers[camera].publish(msg)
-                        if spin_until(executor, lambda: len(results) > before, 5.0):
+                        if spin_until(executor, lambda b=before: len(results) > b, 5.0):
                             break
             assert len(results) == 28
             ids = {c: {f.track_id for r in results if r.header.frame_id == c for f in r.faces} for c in CAMERAS}

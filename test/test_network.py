@@ -6,11 +6,13 @@ robot's side sent are counted on its veth end. Needs root (CI runs as root); ski
 Speed over the link is measured by `fer-bench --link`, not here."""
 
 import os
+import subprocess
 
 import pytest
+from ros_helpers import ctrl_c, echo_once, in_workspace, wait_for_line
 
 from fer_ros.sample_clip import write_clip
-from fer_training.two_hosts import can_make_namespaces, run_split, two_hosts
+from fer_training.two_hosts import can_make_namespaces, link_environment, run_split, two_hosts
 
 pytestmark = pytest.mark.skipif(bool(can_make_namespaces()), reason=can_make_namespaces() or "ok")
 DOMAIN = 30 + os.getpid() % 60
@@ -49,3 +51,31 @@ def test_raw_frames_at_30_hz_over_the_link_do_not_crash_or_queue_without_bound(h
     # Bounded: a queue growing with the frames sent would hold seconds after 30 frames; tbf's
     # queue holds 400 ms, a frame takes 0.37 s on the link: results came after 0.75 s (fer-bench --link).
     assert run["latency_p95_ms"] < 3000, run
+
+
+def test_the_readmes_two_computer_commands_work_between_two_namespaces(hosts, workspace, tmp_path):
+    # README "Running on two computers", word for word apart from the clip: on the robot
+    # `ros2 launch ... nodes:=camera`, on the other computer `ros2 launch ... nodes:=emotion`,
+    # both with transport:=compressed and the same ROS_DOMAIN_ID; the robot's side reads results.
+    robot, base = hosts
+    clip = write_clip(tmp_path / "clip.mp4", frames=200, fps=30.0, period=100)
+    env = link_environment(DOMAIN + 1)
+    logs = {name: tmp_path / f"{name}.log" for name in ("robot", "base")}
+    commands = {"base": "ros2 launch fer_ros webcam.launch.py nodes:=emotion transport:=compressed",
+                "robot": f"ros2 launch fer_ros webcam.launch.py nodes:=camera transport:=compressed video:={clip}"}
+    launches = {}
+    try:
+        for name, host in (("base", base), ("robot", robot)):
+            with open(logs[name], "w") as log:
+                launches[name] = in_workspace(workspace, commands[name], background=True, host=host.command([]),
+                                              env=env, stdout=log, stderr=subprocess.STDOUT)
+        assert wait_for_line(logs["base"], "listening on /camera/image_raw/compressed", 1, 120), \
+            logs["base"].read_text()[-3000:]
+        message = echo_once(workspace, "/fer/emotions", "fer_msgs/msg/FaceEmotionArray", "--filter 'len(m.faces) > 0'",
+                            timeout=120, host=robot.command([]), env=env)
+        assert message["header"]["frame_id"] == "camera" and len(message["faces"]) == 1
+        robot_log = logs["robot"].read_text()
+        assert "emotion_node" not in robot_log and "camera_node" not in logs["base"].read_text()
+    finally:
+        for name, launch in launches.items():
+            ctrl_c(launch, logs[name])

@@ -3,50 +3,19 @@ into a workspace on top of the venv (which `../shared/ros2cli` makes act as /opt
 then `ros2 launch`, `ros2 topic echo`, `ros2 param set`, `ros2 run`, `ros2 pkg xml`, and Ctrl-C
 (SIGINT to the launch's process group)."""
 
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
+from ros_helpers import ROOT, ctrl_c, echo_once, in_workspace, wait_for_line
 
 from fer_ros.sample_clip import SAMPLE_CLIP, write_clip
 from fer_ros.vision.labels import LABELS
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(not (Path(sys.prefix) / "setup.bash").is_file(),
                                 reason="the real ros2 tools come from ../shared/ros2cli (make setup installs them)")
-
-
-def in_workspace(workspace: Path, command: str, background: bool = False,
-                 **kwargs) -> subprocess.CompletedProcess | subprocess.Popen:
-    """`command` run by bash after `. install/setup.bash` (which also sources the venv's); in
-    the background, as a terminal starts a foreground job: in a process group of its own, with
-    Ctrl-C's signal at its default (a test run started in the background by a script inherits
-    SIGINT ignored, and Python then keeps ignoring it)."""
-    argv = ["bash", "-c", f". {workspace}/install/setup.bash && exec {command}"]
-    if background:
-        return subprocess.Popen(argv, start_new_session=True, preexec_fn=_default_sigint, **kwargs)
-    return subprocess.run(argv, capture_output=True, text=True, **kwargs)
-
-
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
-
-
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory) -> Path:
-    ws = tmp_path_factory.mktemp("fer_ws")
-    build = subprocess.run(
-        ["bash", "-c", f". {sys.prefix}/setup.bash && cd {ws} && colcon --log-base {ws}/log build "
-                       f"--base-paths {ROOT} {ROOT}/fer_msgs --build-base {ws}/build --install-base {ws}/install"],
-        capture_output=True, text=True, timeout=900)
-    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
-    return ws
 
 
 def test_ros2_run_and_pkg_find_both_packages(workspace):
@@ -56,13 +25,6 @@ def test_ros2_run_and_pkg_find_both_packages(workspace):
     assert xml.returncode == 0 and "<name>fer_training</name>" in xml.stdout, xml.stderr
     listed = in_workspace(workspace, "ros2 pkg list", timeout=120)
     assert {"fer_msgs", "fer_ros", "fer_training"} <= set(listed.stdout.split())
-
-
-def echo_once(workspace: Path, topic: str, kind: str, extra: str = "", timeout: float = 180) -> dict:
-    """The message `ros2 topic echo --once` printed (YAML, ended by a line '---')."""
-    result = in_workspace(workspace, f"ros2 topic echo --once --no-daemon {extra} {topic} {kind}", timeout=timeout)
-    assert result.returncode == 0, result.stderr
-    return yaml.safe_load(result.stdout.split("\n---")[0])
 
 
 def test_launch_answers_a_video_takes_parameters_and_ends_on_ctrl_c(workspace, tmp_path):
@@ -104,16 +66,6 @@ def test_ctrl_c_while_the_nodes_are_starting_ends_everything(workspace, tmp_path
     ctrl_c(launch, log_path)  # a node still importing prints Python's KeyboardInterrupt traceback: not ours to catch
 
 
-def wait_for_line(log_path: Path, text: str, count: int, timeout: float) -> bool:
-    """True once `text` appears `count` times in the log a process writes (its own readiness line)."""
-    deadline = time.monotonic() + timeout
-    while log_path.read_text().count(text) < count:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 def test_a_video_plays_at_its_own_rate_so_a_second_terminal_sees_faces(workspace, tmp_path):
     # The README's two terminals: launch a 100-frame clip (15 fps: 6.7 s), then `ros2 topic echo
     # --once` once the nodes are up. Played as fast as answers come back (about 2 s here), the
@@ -132,35 +84,3 @@ def test_a_video_plays_at_its_own_rate_so_a_second_terminal_sees_faces(workspace
         assert seconds >= 99 / 15 * 0.98, seconds  # no faster than the file's 15 fps
     finally:
         ctrl_c(launch, log_path)
-
-
-def ctrl_c(launch: subprocess.Popen, log_path: Path) -> str:
-    """SIGINT to the launch's process group, as Ctrl-C in its terminal: everything must end,
-    exit code 0, within 10 s. Returns the launch's output."""
-    group = os.getpgid(launch.pid)
-    started = time.monotonic()
-    os.killpg(group, signal.SIGINT)
-    try:
-        code = launch.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        code = None
-    ended_after = time.monotonic() - started
-    left = _processes_in_group(group)
-    if left:
-        os.killpg(group, signal.SIGKILL)
-    output = log_path.read_text()
-    assert code == 0 and ended_after < 10, f"exit {code} after {ended_after:.1f} s\n{output[-3000:]}"
-    assert left == [], f"still running after Ctrl-C: {left}"
-    return output
-
-
-def _processes_in_group(group: int) -> list[str]:
-    left = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == group and fields[0] != "Z":
-            left.append((stat.parent / "cmdline").read_text().replace("\0", " ").strip())
-    return left
