@@ -18,6 +18,7 @@ from fer_ros.vision.labels import LABELS
 from fer_ros.vision.model_files import METADATA_FILE, SHIPPED_CLIP_MODELS
 from fer_ros.vision.pipeline import FaceResult
 from fer_training.clip_folders import CLIP_INFO, read_list
+from fer_training.clip_folders import write_clip as write_clip_folder
 from fer_training.fer2013 import default_data_dir, load_split
 from fer_training.synthetic_clips import CLIP_LENGTH, clip_rng, synthesize_clip
 
@@ -107,6 +108,19 @@ def test_annotation_sheet_columns_are_found_by_name(tmp_path):
     sheet.write_text("clip,label\nx,unhappy-ish\n")
     with pytest.raises(ValueError, match="row 2"):
         read_annotations(sheet)
+    sheet.write_text("clip,label\nx,hapiness\n")  # a misspelling is refused, not counted as another emotion
+    with pytest.raises(ValueError, match="row 2: unknown emotion 'hapiness'; expected one of .*happiness"):
+        read_annotations(sheet)
+
+
+def test_class_folders_named_by_annotation_words_are_labelled(tmp_path):
+    from fer_training.create_list import create_list
+
+    for word in ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral", "contempt"):
+        write_clip_folder(tmp_path / "frames" / word / f"{word}_clip", np.zeros((12, 48, 48), np.uint8), {})
+    summary = create_list(tmp_path / "frames", tmp_path / "clips.csv")
+    assert summary["per_class"] == dict.fromkeys(LABELS, 1)
+    assert summary["unlabelled"] == [str(tmp_path / "frames" / "contempt" / "contempt_clip")]
 
 
 def test_make_clips_writes_the_extract_frames_layout_that_create_list_reads(tmp_path):

@@ -61,7 +61,7 @@ def test_emotions_without_a_fer_class_are_reported_apart(tmp_path, tiles):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--dataset", "nosuch"], "unknown dataset 'nosuch'; expected fer2013:PublicTest|PrivateTest, jaffe, ckplus"),
+    (["--dataset", "nosuch"], "unknown dataset 'nosuch'; expected fer2013:PublicTest|PrivateTest, ferplus:PublicTest|PrivateTest, jaffe, ckplus"),
     (["--dataset", "folder:/missing/faces"], "image folder not found: /missing/faces"),
     (["--dataset", "fer2013:PublicTest", "--data-dir", "/missing"], "FER2013 labels not found: /missing"),
     (["--model", "/missing/model"], "model card not found: /missing/model"),
@@ -77,3 +77,16 @@ def test_training_with_a_missing_data_folder_gives_one_line_and_exit_code_2(tmp_
 
     assert train_main(["--data-dir", "/missing", "--out", str(tmp_path)]) == 2
     assert "error: FER2013 labels not found: /missing" in capsys.readouterr().err
+
+
+def test_ferplus_evaluation_uses_the_crowd_majority_and_counts_what_it_leaves_out():
+    from fer_ros.vision.classify import EmotionClassifier
+    from fer_training.evaluate import evaluate
+    from fer_training.fer2013 import default_data_dir
+
+    report = evaluate(EmotionClassifier(), "ferplus:PrivateTest", default_data_dir())
+    # The usual FER+ test count (../shared/data/README.md), and the reasons for the other 452.
+    assert report["n"] == 3137 and sum(map(sum, report["confusion"])) == 3137
+    assert report["left_out"] == {"contempt": 16, "unknown": 10, "NF": 16, "no majority": 410}
+    original = evaluate(EmotionClassifier(), "fer2013:PrivateTest", default_data_dir())
+    assert original["n"] == 3589 and report["accuracy"] != original["accuracy"]

@@ -1,9 +1,13 @@
 """fer-train-image end to end on a small slice of FER2013 (the real data, one epoch)."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 
+import fer_training.image_training as image_training
 import fer_training.train_image as train_image
 from fer_ros.vision.classify import EmotionClassifier
 from fer_ros.vision.model_files import METADATA_FILE
@@ -26,17 +30,32 @@ def test_augment_keeps_shape_and_changes_pixels():
 
 
 def test_training_command_writes_a_loadable_model(tmp_path, monkeypatch):
-    monkeypatch.setattr(train_image, "load_split",
+    monkeypatch.setattr(image_training, "load_split",
                         lambda data_dir, split: tuple(a[::60] for a in load_split(data_dir, split)))
     train_image.main(["--out", str(tmp_path), "--epochs", "1", "--verbose", "0"])
     card = json.loads((tmp_path / METADATA_FILE).read_text())
     assert card["training"]["epochs"] == 1 and set(card["training"]["accuracy"]) == {
         "Training", "PublicTest", "PrivateTest"}
+    assert card["name"] == "vgg" and card["training"]["labels"] == "fer2013"  # v2's architecture by default
     assert EmotionClassifier(tmp_path).scores(np.zeros((2, 48, 48), np.uint8)).shape == (2, 7)
 
 
+def test_training_on_the_ferplus_votes_selects_and_reports_on_their_majority(tmp_path, monkeypatch):
+    from fer_training.ferplus import load_votes
+
+    monkeypatch.setattr(image_training, "load_split",
+                        lambda data_dir, split: tuple(a[::60] for a in load_split(data_dir, split)))
+    monkeypatch.setattr(image_training, "load_votes", lambda data_dir, split: load_votes(data_dir, split)[::60])
+    assert train_image.main(["--out", str(tmp_path), "--epochs", "1", "--verbose", "0", "--labels", "ferplus",
+                             "--no-export"]) == 0
+    card = json.loads((tmp_path / METADATA_FILE).read_text())
+    accuracy = card["training"]["accuracy"]
+    assert card["training"]["labels"] == "ferplus" and "FER+ majority" in card["training"]["data"]
+    assert set(accuracy) == {"Training", "PublicTest", "PrivateTest", "PrivateTest (FER+ majority)"}
+
+
 def test_training_resumes_from_its_checkpoint_with_the_new_options(tmp_path, monkeypatch):
-    monkeypatch.setattr(train_image, "load_split",
+    monkeypatch.setattr(image_training, "load_split",
                         lambda data_dir, split: tuple(a[::90] for a in load_split(data_dir, split)))
     options = ["--out", str(tmp_path), "--epochs", "3", "--verbose", "0", "--resume", "--erase", "0.5",
                "--brightness", "0.2", "--class-weight", "sqrt"]
@@ -51,9 +70,9 @@ def test_training_resumes_from_its_checkpoint_with_the_new_options(tmp_path, mon
 
 def test_class_weights_and_new_augmentations():
     labels = np.array([0] * 90 + [1] * 10)
-    weights = train_image.class_weights(labels, "balanced", 2)
+    weights = image_training.class_weights(labels, "balanced", 2)
     assert np.allclose(weights * np.bincount(labels), 50.0)  # each class weighs the same in total
-    assert np.allclose(train_image.class_weights(labels, "none", 2), 1.0)
+    assert np.allclose(image_training.class_weights(labels, "none", 2), 1.0)
     images, _ = load_split(default_data_dir(), "PublicTest")
     plain = augment(images[:64], np.random.default_rng(3))
     assert np.array_equal(plain, augment(images[:64], np.random.default_rng(3), brightness=0.0, erase=0.0))
@@ -75,3 +94,15 @@ def test_preprocess_writes_a_drop_in_data_folder(tmp_path):
         # Tiles without a face found are kept as they were; aligned ones differ.
         unchanged = np.all(images == original[:40], axis=(1, 2))
         assert unchanged.sum() == 40 - figures["detected"]
+
+
+def test_training_commands_answer_help_at_once_without_tensorflow():
+    # Before TensorFlow loads: no start-up chatter, no seconds of import (the modules are checked,
+    # not the time).
+    for command in ("fer-train-image", "fer-train-clips"):
+        result = subprocess.run([str(Path(sys.executable).parent / command), "--help"], capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 0 and result.stdout.startswith(f"usage: {command}") and result.stderr == ""
+    probe = ("import sys, fer_training.train_image, fer_training.train_clips; "
+             "print(sorted({'tensorflow', 'keras'} & set(sys.modules)))")
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "[]"

@@ -11,8 +11,9 @@ fer-evaluate-clips. Labels come from, in this order:
      header contains "clip", "video", "file" or "name" names the clip, the first whose header
      contains "emotion", "label" or "class" gives the emotion as a word (anger, happiness,
      sadness, surprise, fear, disgust, neutral and their variants).
-2. otherwise a class name among the clip's parent folders (`SRC/<class>/<clip>/`, as
-   fer-make-clips writes, or `SRC/<subject>/<class>/<clip>/`).
+2. otherwise a class among the clip's parent folders (`SRC/<class>/<clip>/`, as
+   fer-make-clips writes, or `SRC/<subject>/<class>/<clip>/`), named by a class (`happy/`) or an
+   annotation word (`happiness/`, `anger/`, `sadness/`).
 
 Clips with an emotion outside the 7 FER2013 classes (e.g. contempt) or with no label are left
 out and counted.
@@ -34,18 +35,32 @@ SYNONYMS = {"anger": "angry", "disgusted": "disgust", "fearful": "fear", "afraid
             "joy": "happy", "sadness": "sad", "surprised": "surprise", "neutrality": "neutral"}
 CLIP_COLUMNS = ("clip", "video", "file", "name")
 LABEL_COLUMNS = ("emotion", "label", "class")
+# Real emotions and states with no FER2013 class (BAUM-2's other states, CK+'s contempt): left out, counted.
+OTHER_EMOTIONS = ("contempt", "boredom", "unsure", "confusion", "thinking", "concentrating", "bothered",
+                  "interest", "other")
 NOT_FER = -1
 
 
 def emotion_index(text: str) -> int:
-    """FER2013 index of an emotion word or index; NOT_FER for emotions outside the 7 classes."""
+    """FER2013 index of an emotion word (a class name or an annotation word such as anger,
+    happiness, sadness) or index; NOT_FER for a known emotion outside the 7 classes. Any
+    other word (a misspelling) is refused with the words accepted."""
     word = text.strip().lower()
+    if word in OTHER_EMOTIONS:
+        return NOT_FER
     try:
         return parse_label(SYNONYMS.get(word, word))
     except ValueError:
-        if word.isalpha():
-            return NOT_FER  # contempt, boredom, ...: a real emotion with no FER2013 class
-        raise
+        accepted = sorted({*LABELS, *SYNONYMS, *OTHER_EMOTIONS})
+        raise ValueError(f"unknown emotion {text.strip()!r}; expected one of {', '.join(accepted)} "
+                         "or a FER2013 index 0-6") from None
+
+
+def folder_class(name: str) -> int | None:
+    """FER2013 index of a class folder named by a class or an annotation word (anger/, happiness/)."""
+    word = name.lower()
+    word = SYNONYMS.get(word, word)
+    return LABELS.index(word) if word in LABELS else None
 
 
 def _column(header: list[str], keys: tuple[str, ...]) -> int | None:
@@ -89,8 +104,8 @@ def clip_label(folder: Path, src: Path, annotations: dict[str, int] | None) -> i
             if key in annotations:
                 return annotations[key]
         return None
-    classes = [part for part in relative.parts[:-1] if part.lower() in LABELS]
-    return LABELS.index(classes[-1].lower()) if classes else None
+    classes = [folder_class(part) for part in relative.parts[:-1] if folder_class(part) is not None]
+    return classes[-1] if classes else None
 
 
 def create_list(src: Path, dst: Path, annotations: Path | None = None) -> dict:

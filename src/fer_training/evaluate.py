@@ -13,12 +13,14 @@ from fer_ros.vision.classify import EmotionClassifier
 from fer_ros.vision.image_ops import to_grey
 from fer_ros.vision.model_files import PRECISIONS, SHIPPED_IMAGE_MODEL, ModelFileError
 from fer_training.fer2013 import SPLITS, default_data_dir, load_split
+from fer_training.ferplus import left_out_counts, load_votes, majority
 from fer_training.labelled_images import labelled_images
 from fer_training.metrics import confusion_matrix, expected_calibration_error, macro_f1, per_class
 
 FER2013_DATASETS = tuple(f"fer2013:{split}" for split in SPLITS if split != "Training")
+FERPLUS_DATASETS = tuple(f"ferplus:{split}" for split in SPLITS if split != "Training")
 NO_FACE = -1
-DATASETS_HELP = "fer2013:PublicTest|PrivateTest, jaffe, ckplus or folder:PATH"
+DATASETS_HELP = "fer2013:PublicTest|PrivateTest, ferplus:PublicTest|PrivateTest, jaffe, ckplus or folder:PATH"
 
 
 def score_labelled(classifier: EmotionClassifier, dataset: str, data_dir: Path
@@ -42,14 +44,21 @@ def score_labelled(classifier: EmotionClassifier, dataset: str, data_dir: Path
 
 def evaluate(classifier: EmotionClassifier, dataset: str, data_dir: Path) -> dict:
     """The report of fer-evaluate; a face not found counts as a wrong answer in `accuracy`."""
-    if dataset in FER2013_DATASETS:
-        images, truth = load_split(data_dir, dataset.split(":", 1)[1])
+    left_out = None
+    if dataset in FER2013_DATASETS + FERPLUS_DATASETS:
+        split = dataset.split(":", 1)[1]
+        images, truth = load_split(data_dir, split)
+        if dataset in FERPLUS_DATASETS:  # the crowd's majority; images without one are left out
+            truth, reasons = majority(load_votes(data_dir, split))
+            left_out = left_out_counts(reasons)
         scores = classifier.scores_batched(images)
     else:
         truth, scores = score_labelled(classifier, dataset, data_dir)
     other = truth < 0
     report = build_report(dataset, classifier.name, list(classifier.labels), truth[~other], scores[~other])
-    if other.any():  # left out of every figure above; what the model calls them
+    if left_out is not None:
+        report["left_out"] = left_out
+    elif other.any():  # left out of every figure above; what the model calls them
         answers = np.argmax(np.nan_to_num(scores[other]), axis=1)
         found = ~np.isnan(scores[other]).any(axis=1)
         report["no_fer_class"] = {"n": int(other.sum()), "detected": int(found.sum()), "predicted": {
@@ -100,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="write the report here")
     p.add_argument("--plot", type=Path, help="write the normalised confusion matrix here (PNG)")
     args = p.parse_args(argv)
-    if not (args.dataset in (*FER2013_DATASETS, "jaffe", "ckplus") or args.dataset.startswith("folder:")):
+    if not (args.dataset in (*FER2013_DATASETS, *FERPLUS_DATASETS, "jaffe", "ckplus")
+            or args.dataset.startswith("folder:")):
         print(f"error: unknown dataset {args.dataset!r}; expected {DATASETS_HELP}", file=sys.stderr)
         return 2
     try:
@@ -111,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{report['dataset']}: accuracy {report['accuracy']:.4f} on {report['n']} images, "
           f"{report['detected']} faces found, macro F1 {report['macro_f1']:.4f}, ECE {report['ece']:.4f} "
           f"({report['model']})")
+    if "left_out" in report:
+        print("left out (FER+ majority outside the 7 classes, or none): "
+              + ", ".join(f"{reason} {n}" for reason, n in report["left_out"].items()))
     if "no_fer_class" in report:
         other = report["no_fer_class"]
         print(f"{other['n']} images of an emotion outside the 7 classes (e.g. contempt), left out above; "

@@ -4,6 +4,7 @@ import keras
 from keras import layers, ops
 
 from fer_ros.vision.labels import LABELS
+from fer_training.model_names import ARCHITECTURE_NAMES, CLIP_HEAD_NAMES
 
 INPUT_SHAPE = (48, 48, 1)
 CLIP_LENGTH = 12
@@ -105,7 +106,7 @@ def make_vgg_wide(input_shape: tuple[int, int, int] = INPUT_SHAPE, num_classes: 
     return make_vgg(input_shape, num_classes, widths=(48, 96, 192, 384))
 
 
-ARCHITECTURES = {"dexpression": make_dexpression, "vgg": make_vgg, "vgg-wide": make_vgg_wide}
+ARCHITECTURES = dict(zip(ARCHITECTURE_NAMES, (make_dexpression, make_vgg, make_vgg_wide), strict=True))
 
 
 def image_trunk(image_model: keras.Model) -> keras.Model:
@@ -179,7 +180,7 @@ def make_c3d_head(feature_shape: tuple[int, ...], classifier: keras.Model, frame
     return keras.Model(inputs, _weighted_frame_scores(inputs, _frame_weight(x, "weight"), classifier), name="c3d")
 
 
-CLIP_HEADS = {"lstm": make_lstm_head, "c3d": make_c3d_head}
+CLIP_HEADS = dict(zip(CLIP_HEAD_NAMES, (make_lstm_head, make_c3d_head), strict=True))
 
 
 def make_clip_model(trunk: keras.Model, head: keras.Model, frames: int = CLIP_LENGTH) -> keras.Model:
