@@ -90,3 +90,15 @@ def test_ferplus_evaluation_uses_the_crowd_majority_and_counts_what_it_leaves_ou
     assert report["left_out"] == {"contempt": 16, "unknown": 10, "NF": 16, "no majority": 410}
     original = evaluate(EmotionClassifier(), "fer2013:PrivateTest", default_data_dir())
     assert original["n"] == 3589 and report["accuracy"] != original["accuracy"]
+
+
+def test_calibration_needs_a_model_folder_and_uses_the_labels_the_model_was_trained_for(capsys):
+    from fer_training.calibrate import main as calibrate, truth_of
+    from fer_training.fer2013 import default_data_dir
+
+    with pytest.raises(SystemExit) as stop:  # never the installed model's files by default
+        calibrate([])
+    assert stop.value.code == 2 and "--model" in capsys.readouterr().err
+    images, truth = truth_of(default_data_dir(), "PrivateTest", "ferplus")
+    assert len(images) == len(truth) == 3137 and truth.min() >= 0
+    assert len(truth_of(default_data_dir(), "PrivateTest", "fer2013")[1]) == 3589

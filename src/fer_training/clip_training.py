@@ -23,10 +23,10 @@ from fer_training.provenance import command_line, machine
 from fer_training.synthetic_clips import synthesize_split
 
 
-def _clips(list_path: Path | None, data_dir: Path, split: str, seed: int, limit: int | None):
+def _clips(list_path: Path | None, data_dir: Path, split: str, seed: int, limit: int | None, onset: float):
     if list_path:
         return load_clips(list_path, CLIP_LENGTH)
-    return synthesize_split(data_dir, split, seed, limit)[:2]
+    return synthesize_split(data_dir, split, seed, limit, onset)[:2]
 
 
 def frame_features(trunk: keras.Model, clips: np.ndarray, cache: Path | None = None,
@@ -94,8 +94,8 @@ def train(args: argparse.Namespace) -> int:
     image_model = keras.saving.load_model(args.image_model / MODEL_FILE, compile=False)
     trunk = image_trunk(image_model)
     try:
-        x_train, y_train = _clips(args.clips, args.data_dir, "Training", args.seed, args.limit)
-        x_val, y_val = _clips(args.val_clips, args.data_dir, "PublicTest", args.seed, None)
+        x_train, y_train = _clips(args.clips, args.data_dir, "Training", args.seed, args.limit, args.onset)
+        x_val, y_val = _clips(args.val_clips, args.data_dir, "PublicTest", args.seed, None, args.onset)
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

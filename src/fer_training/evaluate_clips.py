@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="image model of the baselines, whose feature maps the clip head reads (as in the node)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto", help="of the image model (auto: as the node)")
     p.add_argument("--seed", type=int, default=1, help="seed of the synthetic clips")
+    p.add_argument("--onset", type=float, default=0.0,
+                   help="synthetic clips: this fraction of non-neutral clips begin with 1-8 neutral frames (1: all)")
     p.add_argument("--json", type=Path, help="write the report here")
     p.add_argument("--plot", type=Path, help="write the normalised confusion matrix here (PNG)")
     args = p.parse_args(argv)
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         dataset = f"clips:{args.clips}"
     else:
-        clips, truth, _ = synthesize_split(args.data_dir, "PrivateTest", args.seed)
+        clips, truth, _ = synthesize_split(args.data_dir, "PrivateTest", args.seed, onset=args.onset)
         dataset = "synthetic:PrivateTest"
     report = evaluate_clips(clip_model, EmotionClassifier(args.image_model, precision=args.precision), clips, truth,
                             dataset)

@@ -5,7 +5,14 @@ on clips synthesized from stills. Each clip shows what a tracked, aligned face r
 frame to frame: the aligner's crop drifts in position, scale and rotation (smooth random walks),
 light changes, some frames are motion-blurred, sensor noise, a hand or object briefly covers part
 of the face, and now and then detection fails and the frame is filled with its neighbour (as
-`extract_frames` fills it). The expression itself does not change: the label is the still's.
+`extract_frames` fills it). The label is the still's.
+
+Onset (`onset` > 0): a face in a video starts neutral and moves to its expression over a few
+tenths of a second, so that fraction of the clips of non-neutral stills begins with k frames
+(k from 1 to 8 of 12) of a neutral still of the same split, then shows the expression, with the
+expression's label; neutral stills give clips held neutral throughout. FER2013 tells no
+identities, so the neutral face is another person's: the clip's motion, light and noise carry
+over, the identity does not.
 
 Every clip is made from its own seed (`seed`, split index, still index), so any subset of a split
 is rebuilt identically by any process, in any order.
@@ -16,9 +23,12 @@ import zlib
 import cv2
 import numpy as np
 
+from fer_ros.vision.labels import LABELS
 from fer_training.fer2013 import TILE, load_split
 
 CLIP_LENGTH = 12
+NEUTRAL = LABELS.index("neutral")
+ONSET_SEED = 1_000_003
 
 
 def clip_rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -38,8 +48,10 @@ def _motion_blur(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.filter2D(frame, -1, kernel / max(kernel.sum(), 1e-6), borderType=cv2.BORDER_REFLECT)
 
 
-def synthesize_clip(still: np.ndarray, rng: np.random.Generator, length: int = CLIP_LENGTH) -> np.ndarray:
-    """`length` x 48 x 48 uint8 frames of one 48x48 grey still."""
+def synthesize_clip(still: np.ndarray, rng: np.random.Generator, length: int = CLIP_LENGTH,
+                    neutral: np.ndarray | None = None, onset: int = 0) -> np.ndarray:
+    """`length` x 48 x 48 uint8 frames of one 48x48 grey still; with `neutral`, the first
+    `onset` frames show that still instead."""
     dx, dy = _walk(rng, 1.0, 0.5, length), _walk(rng, 1.0, 0.5, length)
     scale = 1.0 + _walk(rng, 0.03, 0.01, length)
     angle = _walk(rng, 3.0, 1.0, length)
@@ -51,7 +63,8 @@ def synthesize_clip(still: np.ndarray, rng: np.random.Generator, length: int = C
     for t in range(length):
         warp = cv2.getRotationMatrix2D(centre, float(angle[t]), float(scale[t]))
         warp[:, 2] += (dx[t], dy[t])
-        frame = cv2.warpAffine(still, warp, (TILE, TILE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        source = neutral if neutral is not None and t < onset else still
+        frame = cv2.warpAffine(source, warp, (TILE, TILE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if rng.random() < 0.15:
             frame = _motion_blur(frame, rng)
         frame = frame.astype(np.float32) * gain[t] + offset[t] + rng.normal(0.0, noise_sd, frame.shape)
@@ -67,12 +80,23 @@ def synthesize_clip(still: np.ndarray, rng: np.random.Generator, length: int = C
     return frames
 
 
-def synthesize_split(data_dir, split: str, seed: int, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def synthesize_split(data_dir, split: str, seed: int, limit: int | None = None, onset: float = 0.0
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(clips N x 12 x 48 x 48 uint8, labels N, still indices N) of a FER2013 split, or of `limit`
-    stills drawn at random (the splits are sorted by label: the first N would be one class)."""
+    stills drawn at random (the splits are sorted by label: the first N would be one class);
+    `onset`: the fraction of non-neutral clips that begin neutral."""
     stills, labels = load_split(data_dir, split)
     chosen = np.arange(len(stills))
     if limit is not None and limit < len(stills):
         chosen = np.sort(np.random.default_rng(seed).choice(len(stills), limit, replace=False))
-    clips = np.stack([synthesize_clip(stills[i], clip_rng(seed, split, int(i))) for i in chosen])
-    return clips, labels[chosen], chosen
+    neutrals = np.flatnonzero(labels == NEUTRAL)
+    clips = []
+    for i in chosen:
+        rng = clip_rng(seed, split, int(i))
+        onset_rng = clip_rng(seed + ONSET_SEED, split, int(i))  # its own draws: clips without onset stay as before
+        if onset > 0 and labels[i] != NEUTRAL and onset_rng.random() < onset:
+            neutral = stills[onset_rng.choice(neutrals)]
+            clips.append(synthesize_clip(stills[i], rng, neutral=neutral, onset=int(onset_rng.integers(1, 9))))
+        else:
+            clips.append(synthesize_clip(stills[i], rng))
+    return np.stack(clips), labels[chosen], chosen

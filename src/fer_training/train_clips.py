@@ -26,7 +26,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", type=Path, default=default_data_dir(), help="folder holding fer2013/")
     p.add_argument("--clips", type=Path, help="training clip list (create_list); default: synthetic Training")
     p.add_argument("--val-clips", type=Path, help="validation clip list; default: synthetic PublicTest")
-    p.add_argument("--limit", type=int, help="use only the first N synthetic training clips")
+    p.add_argument("--limit", type=int, help="use N synthetic training clips drawn at random (seeded)")
+    p.add_argument("--onset", type=float, default=0.0,
+                   help="synthetic clips: this fraction of non-neutral clips begin with 1-8 neutral frames")
     p.add_argument("--image-model", type=Path, default=SHIPPED_IMAGE_MODEL, help="image model folder")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--patience", type=int, default=6, help="stop after N epochs without a better validation")
