@@ -6,15 +6,13 @@ import json
 import os
 import shutil
 import subprocess
-import time
 
 import numpy as np
 import pytest
-import rclpy
-from fer_msgs.msg import GroundTruth
+from fer_msgs.msg import FaceEmotionArray, GroundTruth
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.serialization import deserialize_message
-from ros_helpers import executable, start_node_process
+from ros_helpers import executable, ros_node, spin_until, start_node_process
 from rosbags.rosbag2 import Reader
 from sensor_msgs.msg import Image
 from test_run import run
@@ -144,23 +142,29 @@ def test_listen_mode_scores_a_bag_played_by_someone_else(mcap_bag, tmp_path):
         [executable("fer-eval-bag"), "--listen", "--truth", str(mcap_bag), "--timeout", "4",
          "--json", str(out)],
         env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    player = rclpy.create_node("stand_in_bag_player", context=context)
+    # The stand-in player sends each frame once the last one was answered (resent if best effort
+    # lost it), after a warm-up frame (a stamp the bag does not hold) has come back: the emotion
+    # node is up; fer-eval-bag's listener subscribed to the results before that.
     try:
-        publisher = player.create_publisher(Image, IMAGE_TOPIC, qos_profile_sensor_data)
-        deadline = time.monotonic() + 60
-        while publisher.get_subscription_count() < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert publisher.get_subscription_count() >= 2, "emotion node and listener did not appear"
-        time.sleep(1.0)
-        for frame in read_labelled_bag(mcap_bag).frames:
-            publisher.publish(frame.raw)
-            time.sleep(0.25)  # slow enough for the node on a busy 2-core machine
+        with ros_node("stand_in_bag_player") as (_, player, executor):
+            publisher = player.create_publisher(Image, IMAGE_TOPIC, qos_profile_sensor_data)
+            answered: set[int] = set()
+            player.create_subscription(FaceEmotionArray, "/fer/emotions", lambda m: answered.add(
+                m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec), 100)
+            assert spin_until(executor, lambda: publisher.get_subscription_count() >= 2 and
+                              player.count_subscribers("/fer/emotions") >= 2, 60), "node and listener did not appear"
+            frames = read_labelled_bag(mcap_bag).frames
+            warm_up = deserialize_message(frames[0].raw, Image)
+            warm_up.header.stamp.sec -= 1
+            warm_up_stamp = frames[0].stamp_ns - 1_000_000_000
+            for stamp, message in [(warm_up_stamp, warm_up), *((f.stamp_ns, f.raw) for f in frames)]:
+                for _ in range(60 if stamp == warm_up_stamp else 3):
+                    publisher.publish(message)
+                    if spin_until(executor, lambda s=stamp: s in answered, 3.0):
+                        break
+                assert stamp in answered, f"frame {stamp} never answered"
         output, _ = listener.communicate(timeout=60)
     finally:
-        player.destroy_node()
-        rclpy.shutdown(context=context)
         emotion.terminate()
         emotion.communicate(timeout=20)
     assert listener.returncode == 0, output

@@ -61,7 +61,8 @@ def test_emotions_without_a_fer_class_are_reported_apart(tmp_path, tiles):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--dataset", "nosuch"], "unknown dataset 'nosuch'; expected fer2013:PublicTest|PrivateTest, ferplus:PublicTest|PrivateTest, jaffe, ckplus"),
+    (["--dataset", "nosuch"], "unknown dataset 'nosuch'; expected fer2013:PublicTest|PrivateTest, "
+                                  "ferplus:PublicTest|PrivateTest, jaffe, ckplus"),
     (["--dataset", "folder:/missing/faces"], "image folder not found: /missing/faces"),
     (["--dataset", "fer2013:PublicTest", "--data-dir", "/missing"], "FER2013 labels not found: /missing"),
     (["--model", "/missing/model"], "model card not found: /missing/model"),
@@ -93,7 +94,8 @@ def test_ferplus_evaluation_uses_the_crowd_majority_and_counts_what_it_leaves_ou
 
 
 def test_calibration_needs_a_model_folder_and_uses_the_labels_the_model_was_trained_for(capsys):
-    from fer_training.calibrate import main as calibrate, truth_of
+    from fer_training.calibrate import main as calibrate
+    from fer_training.calibrate import truth_of
     from fer_training.fer2013 import default_data_dir
 
     with pytest.raises(SystemExit) as stop:  # never the installed model's files by default

@@ -10,6 +10,7 @@ import pytest
 from rclpy.qos import qos_profile_sensor_data
 from ros_helpers import ros_node, spin_until
 from sensor_msgs.msg import Image
+from std_msgs.msg import Empty
 
 from fer_ros.graph import FASTDDS_PROFILE, config_dir
 
@@ -19,22 +20,30 @@ import sys, time
 import numpy as np, rclpy
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
+from std_msgs.msg import Empty
 from fer_ros.image_conversion import array_to_image
 rclpy.init()
 node = rclpy.create_node("stream_30hz")
 pub = node.create_publisher(Image, "/transport_test/image", qos_profile_sensor_data)
-deadline = time.monotonic() + 60
-while pub.get_subscription_count() == 0 and time.monotonic() < deadline:
-    time.sleep(0.05)
-time.sleep(0.5)
+ready, done = [], []
+node.create_subscription(Empty, "/transport_test/ready", ready.append, 10)
+node.create_subscription(Empty, "/transport_test/done", done.append, 10)
 frame = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+warmup = array_to_image(frame, "bgr8")
+warmup.header.frame_id = "warm-up"
+deadline = time.monotonic() + 60
+while not ready and time.monotonic() < deadline:  # until the receiver says a frame reached it
+    pub.publish(warmup)
+    rclpy.spin_once(node, timeout_sec=0.05)
 start = time.monotonic()
 for i in range({FRAMES}):
     time.sleep(max(0.0, start + i / 30.0 - time.monotonic()))
     msg = array_to_image(frame, "bgr8")
     msg.header.frame_id = str(i)
     pub.publish(msg)
-time.sleep(0.5)
+deadline = time.monotonic() + 10
+while not done and time.monotonic() < deadline:  # stay until the receiver has the last frame
+    rclpy.spin_once(node, timeout_sec=0.05)
 node.destroy_node()
 rclpy.shutdown()
 """
@@ -59,8 +68,18 @@ def test_640x480_stream_at_30hz_arrives_without_loss():
     assert os.environ["FASTDDS_DEFAULT_PROFILES_FILE"].endswith(FASTDDS_PROFILE)  # set by conftest
     received: list[str] = []
     with ros_node("stream_receiver") as (_, node, executor):
-        node.create_subscription(Image, "/transport_test/image", lambda m: received.append(m.header.frame_id),
-                                 qos_profile_sensor_data)
+        ready = node.create_publisher(Empty, "/transport_test/ready", 10)
+        done = node.create_publisher(Empty, "/transport_test/done", 10)
+
+        def on_frame(msg: Image) -> None:
+            if msg.header.frame_id == "warm-up":  # the stream reaches us: tell the publisher to start
+                ready.publish(Empty())
+                return
+            received.append(msg.header.frame_id)
+            if msg.header.frame_id == str(FRAMES - 1):
+                done.publish(Empty())
+
+        node.create_subscription(Image, "/transport_test/image", on_frame, qos_profile_sensor_data)
         publisher = subprocess.Popen([sys.executable, "-c", PUBLISHER], env=dict(os.environ))
         try:
             start = time.monotonic()
