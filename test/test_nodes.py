@@ -1,7 +1,6 @@
 """Camera node -> emotion node (a separate process) -> subscriber, over real DDS."""
 
 import time
-from array import array
 
 import numpy as np
 import pytest
@@ -99,7 +98,9 @@ def request(executor, publisher, results, image: Image, timeout: float = 10.0):
     return None
 
 
-def test_no_face_gives_an_empty_array_and_bad_frames_do_not_stop_the_node(emotion_node, ros):
+def test_no_face_gives_an_empty_array_and_a_face_after_it_is_found(emotion_node, ros):
+    # Bad frames (counted, skipped, the node going on) are test_robustness.py's, frame by frame
+    # through the node's own accounting in /diagnostics.
     _, probe, executor, results = ros
     publisher = probe.create_publisher(Image, "/camera/image_raw", qos_profile_sensor_data)
     wait_for_emotion_node(probe, executor, publisher, emotion_node)
@@ -112,16 +113,6 @@ def test_no_face_gives_an_empty_array_and_bad_frames_do_not_stop_the_node(emotio
 
     blank = request(executor, publisher, results, frame(np.zeros((240, 320, 3), np.uint8), "bgr8", 101))
     assert blank is not None and list(blank.faces) == [] and list(blank.labels) == list(LABELS)
-
-    bad_frames = [frame(np.zeros((4, 4, 3), np.uint8), "bgr8", 102 + i) for i in range(3)]
-    bad_frames[0].encoding = "yuv422"
-    bad_frames[1].step = 3
-    bad_frames[2].data = array("B", bytes(10))
-    for bad in bad_frames:
-        publisher.publish(bad)
-        spin_until(executor, lambda: False, 0.3)
-    assert not any(r.header.stamp.sec - base in (102, 103, 104) for r in results)
-
     good = request(executor, publisher, results, frame(face_frame(0.0), "bgr8", 110))
     assert good is not None and len(good.faces) == 1
     assert emotion_node.poll() is None

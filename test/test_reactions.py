@@ -74,11 +74,15 @@ def test_reactions_node_over_dds_says_who_held_what_with_the_clip_result():
                 emotions.publish(_array(100, i * 100_000_000, [(4, "happy", 0.8), (9, "sad", 0.3)]))
                 spin_until(executor, lambda: False, 0.02)
             assert spin_until(executor, lambda: heard, 10), "no reaction"
-            spin_until(executor, lambda: False, 0.5)
+            # Once per hold: a second hold (face 7) follows on the same path; had face 4's frames
+            # caused a second reaction, it would have come before face 7's.
+            for i in range(12, 20):
+                emotions.publish(_array(100 + i // 10, (i % 10) * 100_000_000, [(7, "surprise", 0.9)]))
+            assert spin_until(executor, lambda: len(heard) >= 2, 10), heard
     finally:
         node_process.terminate()
         node_process.wait(timeout=20)
-    assert heard == ["face 4: happy for 0.5 s (clip lstm: happy 0.81)"]
+    assert heard == ["face 4: happy for 0.5 s (clip lstm: happy 0.81)", "face 7: surprise for 0.5 s"]
 
 
 def test_reactions_node_refuses_inconsistent_parameters():
