@@ -13,6 +13,8 @@ import rclpy
 import yaml
 from rclpy.executors import SingleThreadedExecutor
 
+from fer_ros.node_main import wait_until
+
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = ROOT / "config" / "webcam.yaml"
 
@@ -32,12 +34,7 @@ def start_node_process(name: str, namespace: str, *ros_args: str) -> subprocess.
 
 
 def spin_until(executor: SingleThreadedExecutor, done: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if done():
-            return True
-        executor.spin_once(timeout_sec=0.05)
-    return done()
+    return wait_until(done, timeout, lambda: executor.spin_once(timeout_sec=0.05))
 
 
 @contextmanager
@@ -84,12 +81,7 @@ def echo_once(workspace: Path, topic: str, kind: str, extra: str = "", timeout: 
 
 def wait_for_line(log_path: Path, text: str, count: int, timeout: float) -> bool:
     """True once `text` appears `count` times in the log a process writes (its own readiness line)."""
-    deadline = time.monotonic() + timeout
-    while log_path.read_text().count(text) < count:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
+    return wait_until(lambda: log_path.read_text().count(text) >= count, timeout, lambda: time.sleep(0.05))
 
 
 def ctrl_c(launch: subprocess.Popen, log_path: Path) -> str:

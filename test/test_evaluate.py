@@ -54,6 +54,8 @@ def test_emotions_without_a_fer_class_are_reported_apart(tmp_path, tiles):
     from fer_training.labelled_images import labelled_images
 
     assert len(list(labelled_images(f"folder:{tmp_path}", tmp_path, tmp_path / "labels.csv"))) == 4
+    every = list(labelled_images(f"folder:{tmp_path}", tmp_path, tmp_path / "labels.csv", with_unmapped=True))
+    assert [item.label for item in every] == [*labels[:4].tolist(), -1, -1]
     classifier = EmotionClassifier()
     report = evaluate(classifier, "ckplus", default_data_dir())
     assert report["n"] == 927 and report["no_fer_class"]["n"] == 54

@@ -37,6 +37,7 @@ def test_training_command_writes_a_loadable_model(tmp_path, monkeypatch):
     assert card["training"]["epochs"] == 1 and set(card["training"]["accuracy"]) == {
         "Training", "PublicTest", "PrivateTest"}
     assert card["name"] == "vgg" and card["training"]["labels"] == "fer2013"  # v2's architecture by default
+    assert card["version"] == "dev" and EmotionClassifier(tmp_path).name.startswith("vgg-vdev")
     assert EmotionClassifier(tmp_path).scores(np.zeros((2, 48, 48), np.uint8)).shape == (2, 7)
 
 
@@ -90,7 +91,9 @@ def test_preprocess_writes_a_drop_in_data_folder(tmp_path):
         original, original_labels = load_split(default_data_dir(), split)
         assert images.shape == (40, 48, 48) and np.array_equal(labels, original_labels[:40])
         figures = report["splits"][split]
-        assert figures["n"] == 40 and 0 < figures["detected"] <= 40
+        # YuNet finds a face in 97.2 % of all Training tiles (39, 40 and 39 of these first 40): a
+        # detector or aligner that broke would find far fewer.
+        assert figures["n"] == 40 and 36 <= figures["detected"] <= 40
         # Tiles without a face found are kept as they were; aligned ones differ.
         unchanged = np.all(images == original[:40], axis=(1, 2))
         assert unchanged.sum() == 40 - figures["detected"]

@@ -17,12 +17,12 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from fer_ros.diagnostics import diagnostic_array
+from fer_ros.graph import EMOTIONS_TOPIC
 from fer_ros.image_conversion import array_to_compressed, array_to_image
 from fer_ros.node_main import run_node
 from fer_ros.params import ParameterError, Spec, declare_all
 from fer_ros.video_source import open_capture
 
-RESULT_TOPIC = "/fer/emotions"
 LOCKSTEP_ATTEMPTS = 3
 
 PARAMETERS = {
@@ -78,7 +78,7 @@ class CameraNode(Node):
         self._partner_ready = False
         self._next_retry = 0.0
         if self.lockstep:
-            self.create_subscription(FaceEmotionArray, RESULT_TOPIC, self._on_result, 10)
+            self.create_subscription(FaceEmotionArray, EMOTIONS_TOPIC, self._on_result, 10)
             self.timer = self.create_timer(0.01, self._lockstep_tick)
         else:
             self.timer = self.create_timer(1.0 / self.fps, self.publish_frame)
@@ -159,7 +159,7 @@ class CameraNode(Node):
         if not self._partner_ready:
             readers = {(i.node_name, i.node_namespace) for topic in (self.publisher, self.compressed)
                        for i in self.get_subscriptions_info_by_topic(topic.topic_name)}
-            writers = {(i.node_name, i.node_namespace) for i in self.get_publishers_info_by_topic(RESULT_TOPIC)}
+            writers = {(i.node_name, i.node_namespace) for i in self.get_publishers_info_by_topic(EMOTIONS_TOPIC)}
             self._partner_ready = bool(readers & writers)
         return self._partner_ready
 

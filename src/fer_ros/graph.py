@@ -30,6 +30,10 @@ CAMERA = NodeSpec("camera_node", "camera", "camera", "fer_ros.camera_node:Camera
 EMOTION = NodeSpec("emotion_node", "emotion", "fer", "fer_ros.emotion_node:EmotionNode")
 REACTIONS = NodeSpec("emotion_reactions", "reactions", "fer", "fer_ros.emotion_reactions:EmotionReactions")
 GRAPH: tuple[NodeSpec, ...] = (CAMERA, EMOTION, REACTIONS)
+# The emotion node's outputs (it publishes them relative to its namespace), for every listener.
+EMOTIONS_TOPIC = f"/{EMOTION.namespace}/emotions"
+CLIP_EMOTIONS_TOPIC = f"/{EMOTION.namespace}/clip_emotions"
+ANNOTATED_TOPIC = f"/{EMOTION.namespace}/image_annotated"
 OPTIONAL = {REACTIONS: "reactions"}  # nodes started only when this launch argument / fer-run option asks
 
 

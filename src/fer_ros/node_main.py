@@ -3,6 +3,7 @@
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -55,6 +56,17 @@ def run_nodes(build: Callable[[list[Node]], None], spin: Callable[[list[Node]], 
         finally:
             signal.signal(signal.SIGINT, previous)
     return code
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, step: Callable[[], None] | None = None) -> bool:
+    """Poll `condition` until it holds or `timeout` seconds have passed, doing `step` between
+    polls (spin an executor once; by default a 2 ms sleep). True if it came to hold."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        step() if step else time.sleep(0.002)
+    return True
 
 
 def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:

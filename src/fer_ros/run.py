@@ -20,7 +20,18 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 
-from fer_ros.graph import CAMERA, EMOTION, GRAPH, OPTIONAL, PARAMS_FILE, config_dir, use_shared_memory_profile
+from fer_ros.graph import (
+    ANNOTATED_TOPIC,
+    CAMERA,
+    CLIP_EMOTIONS_TOPIC,
+    EMOTION,
+    EMOTIONS_TOPIC,
+    GRAPH,
+    OPTIONAL,
+    PARAMS_FILE,
+    config_dir,
+    use_shared_memory_profile,
+)
 from fer_ros.image_conversion import image_to_array
 from fer_ros.node_main import run_nodes, spinning_in_threads
 from fer_ros.sample_clip import SAMPLE_CLIP
@@ -82,10 +93,10 @@ class ResultListener(Node):
         self._json = open(json_path, "w") if json_path else None
         self._record_path, self._record_fps, self._writer = record_path, record_fps, None
         self.last_clip: ClipEmotion | None = None
-        self.create_subscription(FaceEmotionArray, "/fer/emotions", self.on_result, 100)
-        self.create_subscription(ClipEmotion, "/fer/clip_emotions", self.on_clip, 100)
+        self.create_subscription(FaceEmotionArray, EMOTIONS_TOPIC, self.on_result, 100)
+        self.create_subscription(ClipEmotion, CLIP_EMOTIONS_TOPIC, self.on_clip, 100)
         if record_path:
-            self.create_subscription(Image, "/fer/image_annotated", self.on_annotated, 10)
+            self.create_subscription(Image, ANNOTATED_TOPIC, self.on_annotated, 10)
 
     def on_result(self, msg: FaceEmotionArray) -> None:
         latency = time.time() * 1000.0 - stamp_seconds(msg) * 1000.0

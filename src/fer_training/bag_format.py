@@ -16,12 +16,13 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 from sensor_msgs.msg import CompressedImage, Image
 
+from fer_ros.graph import EMOTIONS_TOPIC
 from fer_ros.resources import source_or_share
 
 IMAGE_TOPIC = "/camera/image_raw"
 COMPRESSED_TOPIC = "/camera/image_raw/compressed"
 GROUND_TRUTH_TOPIC = "/fer/ground_truth"
-RESULT_TOPIC = "/fer/emotions"
+RESULT_TOPIC = EMOTIONS_TOPIC
 IMAGE_TYPES = {"sensor_msgs/msg/Image": Image, "sensor_msgs/msg/CompressedImage": CompressedImage}
 GROUND_TRUTH_TYPE = "fer_msgs/msg/GroundTruth"
 BAG_VERSION = 8

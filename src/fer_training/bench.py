@@ -21,7 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_ros.graph import PARAMS_FILE, config_dir, use_shared_memory_profile
+from fer_ros.graph import EMOTIONS_TOPIC, PARAMS_FILE, config_dir, use_shared_memory_profile
+from fer_ros.node_main import wait_until
 from fer_ros.sample_clip import face_frame, face_photo
 
 WARMUP = 30
@@ -170,7 +171,7 @@ class Graph:
         self.publisher = self.node.create_publisher(Image, "/bench/image", qos_profile_sensor_data)
         self.answers: dict[int, float] = {}
         self.diagnostics: dict[str, str] = {}
-        self.node.create_subscription(FaceEmotionArray, "/fer/emotions", self._on_result, 1000)
+        self.node.create_subscription(FaceEmotionArray, EMOTIONS_TOPIC, self._on_result, 1000)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         self.stamp_ns = time.time_ns()
         self.spin_until(lambda: self.publisher.get_subscription_count() > 0, 120)
@@ -191,10 +192,7 @@ class Graph:
                 self.diagnostics = {kv.key: kv.value for kv in status.values}
 
     def spin_until(self, condition, timeout: float) -> bool:
-        deadline = time.perf_counter() + timeout
-        while not condition() and time.perf_counter() < deadline:
-            self.executor.spin_once(timeout_sec=0.001)
-        return condition()
+        return wait_until(condition, timeout, lambda: self.executor.spin_once(timeout_sec=0.001))
 
     def publish(self, msg) -> int:
         self.stamp_ns += 1_000_000
@@ -294,14 +292,14 @@ def two_cameras(seconds: float) -> dict:
                 arrivals[msg.header.frame_id].append(time.perf_counter())
                 ids[msg.header.frame_id].update(f.track_id for f in msg.faces)
 
-        node.create_subscription(FaceEmotionArray, "/fer/emotions", on_result, 100)
+        node.create_subscription(FaceEmotionArray, EMOTIONS_TOPIC, on_result, 100)
         try:
-            deadline = time.perf_counter() + 120
-            while not all(len(a) > 30 for a in arrivals.values()) and time.perf_counter() < deadline:
-                executor.spin_once(timeout_sec=0.01)  # started, warmed up
-            start = time.perf_counter()
-            while time.perf_counter() < start + seconds:
+            def spin() -> None:
                 executor.spin_once(timeout_sec=0.01)
+
+            wait_until(lambda: all(len(a) > 30 for a in arrivals.values()), 120, spin)  # started, warmed up
+            start = time.perf_counter()
+            wait_until(lambda: time.perf_counter() >= start + seconds, seconds + 1, spin)
             rss = rss_mb(emotion.pid)
         finally:
             executor.shutdown()

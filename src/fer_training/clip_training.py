@@ -31,8 +31,8 @@ def _clips(list_path: Path | None, data_dir: Path, split: str, seed: int, limit:
 
 def frame_features(trunk: keras.Model, clips: np.ndarray, cache: Path | None = None,
                    batch_size: int = 1024) -> np.ndarray:
-    """Trunk features of every frame, float16 (N, T, 6, 6, 272): computed once, reused every
-    epoch; with a cache file, memory-mapped from disk (14,000 clips take 3.3 GB)."""
+    """Trunk features of every frame, float16 (N, T, *feature map), e.g. (N, 12, 3, 3, 256) for v2
+    and later: computed once, reused every epoch; with a cache file, memory-mapped from disk."""
     n, t = clips.shape[:2]
     shape = (n * t, *trunk.output_shape[1:])
     if cache is not None and cache.is_file():
@@ -145,7 +145,8 @@ def train(args: argparse.Namespace) -> int:
     }
     # With the extractor frozen, the node may feed the head the image model's own feature maps.
     shared = {} if args.fine_tune else {"features_from": sha256_of(args.image_model / MODEL_FILE)}
-    write_metadata(args.out, arch=f"clip-{args.model}", training=training, input_shape=(CLIP_LENGTH, *INPUT_SHAPE),
+    write_metadata(args.out, arch=f"clip-{args.model}", training=training, version=args.version,
+                   input_shape=(CLIP_LENGTH, *INPUT_SHAPE),
                    **shared)
     export(args.out)
     print(json.dumps(training["accuracy"]), f"labels {list(LABELS)}")

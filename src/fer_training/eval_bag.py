@@ -75,19 +75,16 @@ class Collector(Node):
             return stamp in self.results
 
 
-def wait_until(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and rclpy.ok():
-        if condition():
-            return True
-        time.sleep(0.002)
+def until_done(condition, timeout: float) -> bool:
+    """`condition` polled until it holds, `timeout` passes or Ctrl-C shuts rclpy down."""
+    until_done(lambda: condition() or not rclpy.ok(), timeout)
     return condition()
 
 
 def replay(bag: LabelledBag, collector: Collector, rate: float | None) -> tuple[dict[int, float], float]:
     """Publish the bag's images; returns publish times by stamp and the replay's duration."""
     publisher = collector.create_publisher(bag.image_type, bag.image_topic, qos_profile_sensor_data)
-    if not wait_until(lambda: publisher.get_subscription_count() > 0, 30.0):
+    if not until_done(lambda: publisher.get_subscription_count() > 0, 30.0):
         raise RuntimeError(f"no subscriber on {bag.image_topic}")
     sent: dict[int, float] = {}
     start = time.monotonic()
@@ -99,7 +96,7 @@ def replay(bag: LabelledBag, collector: Collector, rate: float | None) -> tuple[
                     break
                 sent.setdefault(frame.stamp_ns, time.monotonic())
                 publisher.publish(frame.raw)
-                if wait_until(lambda s=frame.stamp_ns: collector.answered(s), ANSWER_TIMEOUT_S):
+                if until_done(lambda s=frame.stamp_ns: collector.answered(s), ANSWER_TIMEOUT_S):
                     break
         else:
             due = start + (frame.bag_time_ns - first_bag_time) / 1e9 / rate
@@ -108,7 +105,7 @@ def replay(bag: LabelledBag, collector: Collector, rate: float | None) -> tuple[
                 break
             sent[frame.stamp_ns] = time.monotonic()
             publisher.publish(frame.raw)
-    wait_until(lambda: all(collector.answered(s) for s in sent), TAIL_WAIT_S)
+    until_done(lambda: all(collector.answered(s) for s in sent), TAIL_WAIT_S)
     with collector.lock:
         last = max([t for t, _ in collector.results.values()], default=time.monotonic())
     return sent, max(last - start, 1e-9)
@@ -135,7 +132,7 @@ def listen(bag: LabelledBag, collector: Collector, timeout: float) -> tuple[dict
     return arrivals, (max(times) - min(times)) if times else 0.0
 
 
-def build_report(bag: LabelledBag, collector: Collector, sent: dict[int, float], seconds: float) -> dict:
+def replay_report(bag: LabelledBag, collector: Collector, sent: dict[int, float], seconds: float) -> dict:
     truth = {f.stamp_ns: [ExpectedFace(LABELS.index(label), (b.x_offset, b.y_offset, b.width, b.height))
                           for label, b in zip(f.truth.labels, f.truth.boxes)] for f in bag.frames}
     with collector.lock:
@@ -228,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
                 sent, seconds = replay(bag, collector, args.rate)
         if not rclpy.ok():
             return  # interrupted: the figures would describe part of the bag only
-        collected["report"] = build_report(bag, collector, sent, seconds)
+        collected["report"] = replay_report(bag, collector, sent, seconds)
         if args.out:
             write_results_bag(args.out, bag, collector)
 

@@ -238,7 +238,7 @@ def train(args: argparse.Namespace) -> int:
         "machine": machine(),
         "note": "Training accuracy is on augmented batches during the best epoch",
     }
-    write_metadata(args.out, arch=args.arch, training=training)
+    write_metadata(args.out, arch=args.arch, training=training, version=args.version)
     if not args.no_export:
         export(args.out, args.data_dir)
     print(json.dumps(accuracy))

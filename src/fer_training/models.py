@@ -86,7 +86,7 @@ def make_vgg(input_shape: tuple[int, int, int] = INPUT_SHAPE, num_classes: int =
     block, 2x2 max pooling after each) and a global-average-pooling head.
 
     Sized for the node's budget of about 1 ms a face on a 2-core CPU: 117 M multiply-adds and
-    1.2 M parameters (DeXpression v1: 150 M and 2.7 M), with more depth where it pays (eight
+    1.2 M parameters (DeXpression v1: 150 M and 488,071), with more depth where it pays (eight
     convolutions against five) and no 9,792-wide dense layer to overfit FER2013's 28,709 faces.
     """
     inputs = keras.Input(shape=input_shape, name="face")
@@ -166,12 +166,13 @@ def _conv3d(x, filters: int, kernel: int, name: str):
 def make_c3d_head(feature_shape: tuple[int, ...], classifier: keras.Model, frames: int = CLIP_LENGTH,
                   width: int = 32, dropout: float = 0.5) -> keras.Model:
     """C3D (Tran et al. 2015) scaled down: 3x3x3 convolutions over time and space, on the
-    (frames, 6, 6, 272) volume of per-frame feature maps rather than on pixels, so that it
+    (frames, height, width, channels) volume of per-frame feature maps (the image model's
+    `FEATURE_LAYERS` output: 3 x 3 x 256 for v2 and later) rather than on pixels, so that it
     trains on CPU and runs in a few milliseconds per clip; time is not pooled, and the output
     at each frame sets how much that frame counts."""
     inputs = keras.Input((frames, *feature_shape), name="features")
     x = layers.Dropout(dropout, name="dropout_in")(inputs)
-    x = _conv3d(x, width, 1, "c3d1")  # channel reduction, 272 -> width
+    x = _conv3d(x, width, 1, "c3d1")  # channel reduction to `width`
     x = _conv3d(x, width, 3, "c3d2")
     x = layers.TimeDistributed(layers.MaxPooling2D(2), name="pool3d")(x)  # TensorFlow Lite has no MaxPool3D
     x = _conv3d(x, 2 * width, 3, "c3d3")

@@ -1,10 +1,10 @@
 """fer-train-clips: train a clip model (CNN+LSTM or C3D) on 12-frame clips of aligned faces.
 
 Both models see each frame through the image model's feature extractor (its layers up to
-`pool3`). Frozen (the default), the extractor's features are computed once per frame and only
-the clip head is trained, which is what makes training practical on a laptop CPU; with
-`--fine-tune` the whole model (extractor included) is then trained further end to end at a
-small learning rate.
+`fer_training.models.FEATURE_LAYERS`: `pool4`, 3 x 3 x 256, for v2 and later). Frozen (the
+default), the extractor's features are computed once per frame and only the clip head is
+trained, which is what makes training practical on a laptop CPU; with `--fine-tune` the whole
+model (extractor included) is then trained further end to end at a small learning rate.
 
 Data: synthetic clips (see `fer_training.synthetic_clips`) of FER2013 Training for training and
 PublicTest for choosing the epoch, or clip lists written by `create_list` (`--clips`,
@@ -38,6 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="then train the whole model end to end for this many epochs (slow on CPU)")
     p.add_argument("--fine-tune-lr", type=float, default=1e-5)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--version", default="dev",
+                   help="version in the model card (the nodes log the model as NAME-vVERSION)")
     p.add_argument("--feature-cache", type=Path,
                    help="keep the frame features in this folder, so a second run (the other model) starts at once")
     p.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity (0, 1 or 2)")

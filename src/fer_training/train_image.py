@@ -48,6 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "FER+ majority")
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--version", default="dev",
+                   help="version in the model card (the nodes log the model as NAME-vVERSION)")
     p.add_argument("--time-budget", type=float, default=3000.0,
                    help="stop starting new epochs after this many seconds (the best checkpoint is kept)")
     p.add_argument("--brightness", type=float, default=0.0, help="augmentation: contrast/brightness jitter b")

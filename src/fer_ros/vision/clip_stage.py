@@ -35,7 +35,7 @@ class ClipResult:
 
 
 @dataclass
-class _Track:
+class _ClipBuffer:
     crops: deque
     features: deque
     stamps: deque
@@ -55,7 +55,7 @@ class ClipStage:
         self.models = models
         self.length = length
         self.stride = stride
-        self._tracks: dict[int, _Track] = {}
+        self._tracks: dict[int, _ClipBuffer] = {}
         self.from_features = {name: image_model is not None and m.shares_features_with(image_model)
                               for name, m in models.items()}
         self.needs_features = any(self.from_features.values())
@@ -74,7 +74,7 @@ class ClipStage:
             del self._tracks[gone]
         ready = []
         for face in faces:
-            track = self._tracks.setdefault(face.track_id, _Track(*(deque(maxlen=self.length) for _ in range(3))))
+            track = self._tracks.setdefault(face.track_id, _ClipBuffer(*(deque(maxlen=self.length) for _ in range(3))))
             track.crops.append(face.face.crop)
             track.features.append(face.features)
             track.stamps.append(stamp)

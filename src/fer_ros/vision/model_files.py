@@ -28,9 +28,10 @@ class ModelFileError(RuntimeError):
     """A model folder is missing, incomplete or inconsistent."""
 
 
-def write_metadata(folder: Path, arch: str, training: dict[str, Any], version: str = "1",
+def write_metadata(folder: Path, arch: str, training: dict[str, Any], version: str,
                    input_shape: tuple[int, ...] = (48, 48, 1), **extra: Any) -> Path:
-    """The card of a freshly trained model; `extra` keys (e.g. `features_from`) are added as given."""
+    """The card of a freshly trained model (named `<arch>-v<version>` by the nodes); `extra` keys
+    (e.g. `features_from`) are added as given."""
     path = Path(folder) / METADATA_FILE
     card = {"name": arch, "version": version, "labels": list(LABELS), "input": list(input_shape),
             "input_range": [0, 255], "training": training, **extra}
