@@ -27,7 +27,7 @@ from rclpy.serialization import serialize_message
 from rosbags.rosbag2 import StoragePlugin, Writer
 
 from fer_ros.graph import EMOTION, PARAMS_FILE, config_dir, use_shared_memory_profile
-from fer_ros.node_main import run_nodes, spinning_in_threads
+from fer_ros.node_main import run_nodes, spinning_in_threads, wait_until
 from fer_ros.vision.labels import LABELS
 from fer_training.bag_format import (
     BAG_VERSION,
@@ -77,7 +77,7 @@ class Collector(Node):
 
 def until_done(condition, timeout: float) -> bool:
     """`condition` polled until it holds, `timeout` passes or Ctrl-C shuts rclpy down."""
-    until_done(lambda: condition() or not rclpy.ok(), timeout)
+    wait_until(lambda: condition() or not rclpy.ok(), timeout)
     return condition()
 
 

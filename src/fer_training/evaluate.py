@@ -10,6 +10,7 @@ import numpy as np
 
 from fer_ros.vision.align import FACE_SIZE, FaceAligner
 from fer_ros.vision.classify import EmotionClassifier
+from fer_ros.vision.detect import DETECTORS, FaceDetector
 from fer_ros.vision.image_ops import to_grey
 from fer_ros.vision.model_files import PRECISIONS, SHIPPED_IMAGE_MODEL, ModelFileError
 from fer_training.fer2013 import SPLITS, default_data_dir, load_split
@@ -23,12 +24,12 @@ NO_FACE = -1
 DATASETS_HELP = "fer2013:PublicTest|PrivateTest, ferplus:PublicTest|PrivateTest, jaffe, ckplus or folder:PATH"
 
 
-def score_labelled(classifier: EmotionClassifier, dataset: str, data_dir: Path
+def score_labelled(classifier: EmotionClassifier, dataset: str, data_dir: Path, detector: str = "yunet"
                    ) -> tuple[np.ndarray, np.ndarray]:
     """(truth, scores) for jaffe, ckplus or folder:PATH. Full images go through the node's
     detector and aligner (largest face); an image without a face found has NaN scores. Images
     of an emotion with no FER2013 class (CK+ contempt) have truth -1."""
-    aligner = FaceAligner()
+    aligner = FaceAligner(FaceDetector(detector))
     truth, scores = [], []
     for item in labelled_images(dataset, data_dir, with_unmapped=True):
         if item.is_crop:
@@ -42,7 +43,7 @@ def score_labelled(classifier: EmotionClassifier, dataset: str, data_dir: Path
     return np.array(truth, dtype=int), np.array(scores).reshape(len(truth), len(classifier.labels))
 
 
-def evaluate(classifier: EmotionClassifier, dataset: str, data_dir: Path) -> dict:
+def evaluate(classifier: EmotionClassifier, dataset: str, data_dir: Path, detector: str = "yunet") -> dict:
     """The report of fer-evaluate; a face not found counts as a wrong answer in `accuracy`."""
     left_out = None
     if dataset in FER2013_DATASETS + FERPLUS_DATASETS:
@@ -53,7 +54,7 @@ def evaluate(classifier: EmotionClassifier, dataset: str, data_dir: Path) -> dic
             left_out = left_out_counts(reasons)
         scores = classifier.scores_batched(images)
     else:
-        truth, scores = score_labelled(classifier, dataset, data_dir)
+        truth, scores = score_labelled(classifier, dataset, data_dir, detector)
     other = truth < 0
     report = build_report(dataset, classifier.name, list(classifier.labels), truth[~other], scores[~other])
     if left_out is not None:
@@ -103,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                    help=DATASETS_HELP)
     p.add_argument("--data-dir", type=Path, default=default_data_dir())
     p.add_argument("--model", type=Path, default=SHIPPED_IMAGE_MODEL, help="model folder")
+    p.add_argument("--detector", choices=DETECTORS, default="yunet",
+                   help="face detector for full photographs (jaffe, folder:), as the node's parameter")
     p.add_argument("--flip", action="store_true", help="average each face's scores with its mirror image's")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="model file: float, int8, or auto (int8 where the folder has it, as the node)")
@@ -114,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown dataset {args.dataset!r}; expected {DATASETS_HELP}", file=sys.stderr)
         return 2
     try:
-        report = evaluate(EmotionClassifier(args.model, args.flip, args.precision), args.dataset, args.data_dir)
+        report = evaluate(EmotionClassifier(args.model, args.flip, args.precision), args.dataset, args.data_dir,
+                          args.detector)
     except (OSError, ValueError, ModelFileError) as e:  # a missing folder, an unreadable image, a bad model
         print(f"error: {e}", file=sys.stderr)
         return 2
