@@ -29,7 +29,13 @@ test: setup
 bench: setup
 	$(BIN)/fer-bench $(ARGS)
 
+# A stock Debian 12 / Ubuntu 24.04 lacks the venv module and the headers and tools the message
+# build needs: say what to install rather than fail half-way.
 $(BIN)/python:
+	@missing=""; $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
+	[ -f "$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ] || missing="$$missing python3-dev"; \
+	command -v cmake >/dev/null || missing="$$missing cmake"; command -v g++ >/dev/null || missing="$$missing g++"; \
+	if [ -n "$$missing" ]; then echo "error: make setup needs:$$missing (sudo apt install$$missing)"; exit 1; fi
 	$(PYTHON) -m venv $(VENV)
 
 # The ROS wheels' cmake exports name the Python include folder of the machine that built
