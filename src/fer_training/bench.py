@@ -366,7 +366,7 @@ def soak(frames: int) -> dict:
 
 FER_TIMING = """
 import sys, time, cv2, numpy as np
-from fer import FER
+from fer.fer import FER
 frame = cv2.imread(sys.argv[1])
 detector = FER(mtcnn=False)
 for _ in range(10):
