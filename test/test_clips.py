@@ -212,14 +212,25 @@ def test_clip_heads_on_the_image_models_feature_maps_give_the_whole_models_score
     models = {name: EmotionClassifier(path) for name, path in SHIPPED_CLIP_MODELS.items()}
     fast, slow = ClipStage(models, 12, 12, image_model), ClipStage(models, 12, 12)
     assert fast.needs_features and not slow.needs_features
+    mirrored_image_model = EmotionClassifier(precision="float", flip=True)
+    mirrored, mirror_only = ClipStage(models, 12, 12, mirrored_image_model), ClipStage(models, 12, 12)
     for frame in range(12):
         faces = _faces(aligner, frame / 60, [5])
-        _, features = image_model.scores_and_features([faces[0].face.crop])
-        with_features = [FaceResult(5, faces[0].face, "", 0.0, np.zeros(7), features[0])]
+        _, views = image_model.scores_and_feature_views([faces[0].face.crop])
+        _, both = mirrored_image_model.scores_and_feature_views([faces[0].face.crop])
+        assert views.shape[:2] == (1, 1) and both.shape[:2] == (1, 2)
+        with_features = [FaceResult(5, faces[0].face, "", 0.0, np.zeros(7), views[0])]
         fast_results, slow_results = fast.process(with_features, frame), slow.process(faces, frame)
+        # With flip_tta: the head on the clip and on its mirror image, averaged.
+        mirrored_results = mirrored.process([FaceResult(5, faces[0].face, "", 0.0, np.zeros(7), both[0])], frame)
+        flipped_face = type(faces[0].face)(faces[0].face.box, faces[0].face.left_eye, faces[0].face.right_eye,
+                                           np.ascontiguousarray(faces[0].face.crop[:, ::-1]))
+        mirror_results = mirror_only.process([FaceResult(5, flipped_face, "", 0.0, np.zeros(7))], frame)
     assert [r.model for r in fast_results] == [r.model for r in slow_results] == list(models)
     for a, b in zip(fast_results, slow_results):
         np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
+    for a, b, c in zip(mirrored_results, slow_results, mirror_results):
+        np.testing.assert_allclose(a.scores, (b.scores + c.scores) / 2, atol=1e-5)
 
 
 def test_longer_clip_length_samples_12_frames_evenly():

@@ -129,7 +129,7 @@ def clip_stage_ms(aligner, classifier, clip_model: str, frames: int) -> float:
     faces = []
     for frame in one_face_frames(60):
         face = aligner.faces(frame)[0]
-        scores, features = classifier.scores_and_features([face.crop])
+        scores, features = classifier.scores_and_feature_views([face.crop])
         faces.append([FaceResult(1, face, "", 0.0, scores[0], features[0] if stage.needs_features else None)])
     for i in range(WARMUP):
         stage.process(faces[i % len(faces)], i)

@@ -37,11 +37,11 @@ def evaluate_clips(clip_model: EmotionClassifier, image_model: EmotionClassifier
     n, t = clips.shape[:2]
     frames = clips.reshape(n * t, *clips.shape[2:])
     if clip_model.shares_features_with(image_model):
-        parts = [image_model.scores_and_features(frames[i:i + 1200]) for i in range(0, len(frames), 1200)]
+        parts = [image_model.scores_and_feature_views(frames[i:i + 1200]) for i in range(0, len(frames), 1200)]
         frame_scores = np.concatenate([p[0] for p in parts]).reshape(n, t, -1)
-        features = np.concatenate([p[1] for p in parts])
-        scores = clip_model.scores_from_features(features.reshape(n, t, *features.shape[1:]))
-        path = f"{image_model.name} feature maps -> clip head (the node's path)"
+        views = np.concatenate([p[1] for p in parts])
+        scores = clip_model.scores_from_feature_views(views.reshape(n, t, *views.shape[1:]))
+        path = f"{image_model.name} feature maps -> clip head (with flip: mean over the mirror image; the node's path)"
     else:
         frame_scores = image_model.scores_batched(frames).reshape(n, t, -1)
         scores = clip_model.scores_batched(clips, batch_size=64)
@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--image-model", type=Path, default=SHIPPED_IMAGE_MODEL,
                    help="image model of the baselines, whose feature maps the clip head reads (as in the node)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto", help="of the image model (auto: as the node)")
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True,
+                   help="per-frame baselines with mirror averaging, as the node's per-frame results (flip_tta)")
     p.add_argument("--seed", type=int, default=1, help="seed of the synthetic clips")
     p.add_argument("--onset", type=float, default=0.0,
                    help="synthetic clips: this fraction of non-neutral clips begin with 1-8 neutral frames (1: all)")
@@ -79,9 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         dataset = f"clips:{args.clips}"
     else:
         clips, truth, _ = synthesize_split(args.data_dir, "PrivateTest", args.seed, onset=args.onset)
-        dataset = "synthetic:PrivateTest"
-    report = evaluate_clips(clip_model, EmotionClassifier(args.image_model, precision=args.precision), clips, truth,
-                            dataset)
+        dataset = "synthetic:PrivateTest" + (f", onset {args.onset:g}" if args.onset else "")
+    image_model = EmotionClassifier(args.image_model, args.flip, args.precision)
+    report = evaluate_clips(clip_model, image_model, clips, truth, dataset)
     print(f"{dataset}: {report['model']} accuracy {report['accuracy']:.4f} on {report['n']} clips, "
           f"macro F1 {report['macro_f1']:.4f}, ECE {report['ece']:.4f}; per-frame baselines: majority vote "
           f"{report['baseline_majority_vote']:.4f}, mean scores {report['baseline_mean_scores']:.4f}")

@@ -127,9 +127,17 @@ class EmotionClassifier:
 
     def scores_and_features(self, faces: np.ndarray | list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Scores and feature maps (of the faces as given) of N faces, for an image model."""
+        scores, views = self.scores_and_feature_views(faces)
+        return scores, views[:, 0]
+
+    def scores_and_feature_views(self, faces: np.ndarray | list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and N x views x feature map: each face as given and, with `flip`, its mirror
+        image (computed for the scores anyway), so that a clip head can be averaged over the
+        mirror image as the per-frame scores are."""
         batch, n = self._batch(faces)
         scores, features = self._model(batch)
-        return self._calibrated(scores, n), features[:n]
+        views = features.reshape(2 if self.flip else 1, n, *features.shape[1:]).swapaxes(0, 1)
+        return self._calibrated(scores, n), views
 
     def _batch(self, faces: np.ndarray | list[np.ndarray]) -> tuple[np.ndarray, int]:
         """The model's input batch (with the mirror images appended when flipping) and N."""
@@ -150,6 +158,11 @@ class EmotionClassifier:
     def scores_from_features(self, features: np.ndarray) -> np.ndarray:
         """A clip model's scores for N clips given as N x frames x feature maps."""
         return self._head(features)[0]
+
+    def scores_from_feature_views(self, views: np.ndarray) -> np.ndarray:
+        """A clip model's scores for N clips given as N x frames x views x feature maps: the mean
+        over the views (a clip and its mirror image) of the head's scores."""
+        return np.mean([self.scores_from_features(views[:, :, v]) for v in range(views.shape[2])], axis=0)
 
     def scores_batched(self, faces: np.ndarray, batch_size: int = 512) -> np.ndarray:
         """Scores for a large set of faces, a batch at a time (evaluation)."""

@@ -9,7 +9,9 @@ before and after.
 When a clip model's feature extractor is the image model's own (the shipped models are built
 so), the buffers also keep each frame's feature map, which the image model computed anyway,
 and only the clip model's head runs: the same scores as the whole model on the crops, at a
-fraction of the cost.
+fraction of the cost. With the image model's mirror averaging (`flip_tta`), the maps of each
+face's mirror image are kept too and the head's scores are averaged over the clip and its
+mirror image, as the per-frame scores are.
 """
 
 from collections import deque
@@ -89,7 +91,8 @@ class ClipStage:
         results = []
         for name, model in self.models.items():
             if self.from_features[name] and with_features:
-                scores_list = model.scores_from_features(np.stack([np.stack(t.features)[pick] for t in tracks]))
+                views = np.stack([np.stack(t.features)[pick] for t in tracks])
+                scores_list = model.scores_from_feature_views(views)
             else:
                 scores_list = model.scores(np.stack([np.stack(t.crops)[pick] for t in tracks]))
             for track_id, track, scores in zip(ready, tracks, scores_list):

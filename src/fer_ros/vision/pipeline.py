@@ -19,7 +19,7 @@ class FaceResult:
     label: str
     confidence: float
     scores: np.ndarray
-    features: np.ndarray | None = None  # the image model's feature map, when it gives one
+    features: np.ndarray | None = None  # the image model's feature maps (views x map: the face, its mirror)
 
 
 class EmotionPipeline:
@@ -50,7 +50,7 @@ class EmotionPipeline:
         self._last = faces
         crops = [f.crop for f in faces]
         if self.classifier.gives_features:  # computed with the scores anyway; the clip stage uses them
-            scores, features = self.classifier.scores_and_features(crops)
+            scores, features = self.classifier.scores_and_feature_views(crops)
         else:
             scores, features = self.classifier.scores(crops), [None] * len(faces)
         ids = self.tracker.update([f.box for f in faces])
