@@ -19,6 +19,7 @@ from fer_ros.vision.model_files import (
     SHIPPED_CLIP_MODELS,
     SHIPPED_IMAGE_MODEL,
     SHIPPED_IMAGE_MODEL_V1,
+    SHIPPED_IMAGE_MODEL_V2,
     ModelFileError,
 )
 from fer_training.fer2013 import default_data_dir, load_split
@@ -46,11 +47,11 @@ def test_vgg_builds_with_the_expected_shapes():
     assert model.count_params() < 1_500_000
 
 
-@pytest.mark.parametrize("folder, version", [(SHIPPED_IMAGE_MODEL, "2"), (SHIPPED_IMAGE_MODEL_V1, "1")])
+@pytest.mark.parametrize("folder, version", [(SHIPPED_IMAGE_MODEL, "3"), (SHIPPED_IMAGE_MODEL_V2, "2"),
+                                             (SHIPPED_IMAGE_MODEL_V1, "1")])
 def test_shipped_model_cards_and_sizes(folder, version):
     card = json.loads((folder / METADATA_FILE).read_text())
     assert card["labels"] == list(LABELS) and card["version"] == version
-    assert card["training"]["accuracy"]["PrivateTest"] >= (0.70 if version == "2" else 0.62)
     assert (folder / MODEL_FILE).stat().st_size < 5_000_000 and (folder / LITE_FILE).stat().st_size < 5_000_000
 
 
@@ -61,11 +62,17 @@ def test_shipped_model_classifies_a_real_face(classifier):
     assert classifier.scores([]).shape == (0, 7)
 
 
-def test_shipped_model_accuracy_on_a_publictest_sample(classifier):
-    # Every 7th PublicTest image (513, all classes): a wrong or damaged model falls far below.
-    images, labels = load_split(default_data_dir(), "PublicTest")
-    predicted = classifier.scores_batched(images[::7]).argmax(axis=1)
-    assert np.mean(predicted == labels[::7]) > 0.6
+@pytest.mark.parametrize("folder", [SHIPPED_IMAGE_MODEL, SHIPPED_IMAGE_MODEL_V2])
+def test_shipped_models_reproduce_their_cards_publictest_accuracy_on_a_third(folder):
+    # The card's PublicTest figure (Keras, float, no mirror averaging, against the labels the
+    # model was trained for) re-measured through the float TensorFlow Lite file on every third
+    # image: about 1,100 images, binomial standard error ~1 point at 70-87 %, so 3.5 points.
+    from fer_training.calibrate import truth_of
+
+    card = json.loads((folder / METADATA_FILE).read_text())
+    images, truth = truth_of(default_data_dir(), "PublicTest", card["training"].get("labels", "fer2013"))
+    predicted = EmotionClassifier(folder, precision="float").scores_batched(images[::3]).argmax(axis=1)
+    assert abs(np.mean(predicted == truth[::3]) - card["training"]["accuracy"]["PublicTest"]) < 0.035
 
 
 def _copy_model(tmp_path, folder=SHIPPED_IMAGE_MODEL):
@@ -172,8 +179,9 @@ def test_lite_files_give_the_keras_models_scores_and_features(folder):
     expected = np.asarray(model(x))
     assert np.abs(scores - expected).max() < 1e-5
     assert np.abs(features - np.asarray(image_trunk(model)(x))).max() < 1e-4
-    # int8: close, not equal (its accuracy on every evaluation set is in the model card).
-    assert np.abs(int8.scores(faces) - expected).max() < 0.2
+    # int8: close, not equal. Measured on these 20 faces: largest score difference 0.025 (v3),
+    # 0.064 (v1); labels agree on 19 (v3) and 20 (v1) of 20. Bounds at about 1.5 times that.
+    assert np.abs(int8.scores(faces) - expected).max() < 0.1
     assert np.mean(int8.scores(faces).argmax(axis=1) == expected.argmax(axis=1)) >= 0.9
 
 

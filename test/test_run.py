@@ -78,14 +78,17 @@ def test_emotion_node_refuses_a_bad_parameter_and_a_missing_model(tmp_path):
 
 
 def test_fer_evaluate_reproduces_the_model_card(tmp_path):
+    # The shipped model learnt the FER+ crowd's labels: its card's PrivateTest figure against the
+    # FER+ majority, by the float file (the Keras model's scores to 1e-5).
     out = tmp_path / "eval.json"
     plot = tmp_path / "confusion.png"
-    result = run("fer-evaluate", "--dataset", "fer2013:PrivateTest", "--json", str(out), "--plot", str(plot))
+    result = run("fer-evaluate", "--dataset", "ferplus:PrivateTest", "--precision", "float", "--json", str(out),
+                 "--plot", str(plot))
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())
     card = json.loads((SHIPPED_IMAGE_MODEL / METADATA_FILE).read_text())
-    assert report["dataset"] == "fer2013:PrivateTest" and report["n"] == report["detected"] == 3589
-    assert sum(map(sum, report["confusion"])) == 3589
-    assert [c["support"] for c in report["per_class"].values()] == [491, 55, 528, 879, 594, 416, 626]
-    assert 0 < report["macro_f1"] < 1 and 0 <= report["ece"] < 0.1 and plot.stat().st_size > 10_000
-    assert abs(report["accuracy"] - card["training"]["accuracy"]["PrivateTest"]) < 0.002
+    assert report["dataset"] == "ferplus:PrivateTest" and report["n"] == report["detected"] == 3137
+    assert sum(map(sum, report["confusion"])) == 3137
+    assert [c["support"] for c in report["per_class"].values()] == [273, 18, 83, 893, 384, 396, 1090]
+    assert 0 < report["macro_f1"] < 1 and 0 <= report["ece"] < 0.05 and plot.stat().st_size > 10_000
+    assert abs(report["accuracy"] - card["training"]["accuracy"]["PrivateTest (FER+ majority)"]) < 0.002
