@@ -20,13 +20,14 @@ from fer_training.clip_folders import load_clips
 from fer_training.export_model import export
 from fer_training.models import CLIP_HEADS, CLIP_LENGTH, INPUT_SHAPE, frame_classifier, image_trunk, make_clip_model
 from fer_training.provenance import command_line, machine
-from fer_training.synthetic_clips import synthesize_split
+from fer_training.synthetic_clips import labels_learnt, synthesize_split
 
 
-def _clips(list_path: Path | None, data_dir: Path, split: str, seed: int, limit: int | None, onset: float):
+def _clips(list_path: Path | None, data_dir: Path, split: str, seed: int, limit: int | None, onset: float,
+           labels_from: str):
     if list_path:
         return load_clips(list_path, CLIP_LENGTH)
-    return synthesize_split(data_dir, split, seed, limit, onset)[:2]
+    return synthesize_split(data_dir, split, seed, limit, onset, labels_from)[:2]
 
 
 def frame_features(trunk: keras.Model, clips: np.ndarray, cache: Path | None = None,
@@ -94,8 +95,9 @@ def train(args: argparse.Namespace) -> int:
     image_model = keras.saving.load_model(args.image_model / MODEL_FILE, compile=False)
     trunk = image_trunk(image_model)
     try:
-        x_train, y_train = _clips(args.clips, args.data_dir, "Training", args.seed, args.limit, args.onset)
-        x_val, y_val = _clips(args.val_clips, args.data_dir, "PublicTest", args.seed, None, args.onset)
+        labels_from = labels_learnt(args.image_model)
+        x_train, y_train = _clips(args.clips, args.data_dir, "Training", args.seed, args.limit, args.onset, labels_from)
+        x_val, y_val = _clips(args.val_clips, args.data_dir, "PublicTest", args.seed, None, args.onset, labels_from)
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -137,7 +139,8 @@ def train(args: argparse.Namespace) -> int:
                 "; PrivateTest, JAFFE and CK+ never used",
         "command": command_line("fer-train-clips", args,
                                 ("out", "data_dir", "verbose", "image_model", "feature_cache")),
-        "image_model": str(args.image_model.name), "seed": args.seed, "frozen_trunk": not args.fine_tune,
+        "image_model": str(args.image_model.name), "labels": labels_from, "seed": args.seed,
+        "frozen_trunk": not args.fine_tune,
         "epochs": len(history["val_accuracy"]), "best_epoch": best + 1,
         "accuracy": {"Training": float(history["accuracy"][best]), "PublicTest": float(history["val_accuracy"][best])},
         "train_seconds": round(time.time() - start, 1),

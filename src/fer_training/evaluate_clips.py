@@ -18,7 +18,7 @@ from fer_ros.vision.model_files import PRECISIONS, SHIPPED_CLIP_MODELS, SHIPPED_
 from fer_training.clip_folders import load_clips
 from fer_training.evaluate import build_report, write_outputs
 from fer_training.fer2013 import default_data_dir
-from fer_training.synthetic_clips import synthesize_split
+from fer_training.synthetic_clips import labels_learnt, synthesize_split
 
 
 def majority_vote(frame_scores: np.ndarray) -> np.ndarray:
@@ -80,8 +80,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         dataset = f"clips:{args.clips}"
     else:
-        clips, truth, _ = synthesize_split(args.data_dir, "PrivateTest", args.seed, onset=args.onset)
-        dataset = "synthetic:PrivateTest" + (f", onset {args.onset:g}" if args.onset else "")
+        labels_from = labels_learnt(args.image_model)
+        clips, truth, _ = synthesize_split(args.data_dir, "PrivateTest", args.seed, onset=args.onset,
+                                           labels_from=labels_from)
+        dataset = f"synthetic:PrivateTest ({labels_from} labels" + (f", onset {args.onset:g})" if args.onset else ")")
     image_model = EmotionClassifier(args.image_model, args.flip, args.precision)
     report = evaluate_clips(clip_model, image_model, clips, truth, dataset)
     print(f"{dataset}: {report['model']} accuracy {report['accuracy']:.4f} on {report['n']} clips, "

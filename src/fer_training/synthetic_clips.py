@@ -25,6 +25,7 @@ import numpy as np
 
 from fer_ros.vision.labels import LABELS
 from fer_training.fer2013 import TILE, load_split
+from fer_training.ferplus import load_votes, majority
 
 CLIP_LENGTH = 12
 NEUTRAL = LABELS.index("neutral")
@@ -80,15 +81,28 @@ def synthesize_clip(still: np.ndarray, rng: np.random.Generator, length: int = C
     return frames
 
 
-def synthesize_split(data_dir, split: str, seed: int, limit: int | None = None, onset: float = 0.0
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def labels_learnt(image_model_dir) -> str:
+    """"fer2013" or "ferplus": the labels an image model was trained on (its card), which clips
+    for the clip heads on its feature maps are labelled with."""
+    from fer_ros.vision.model_files import read_metadata
+
+    return "fer2013" if read_metadata(image_model_dir).get("training", {}).get("labels", "fer2013") == "fer2013" \
+        else "ferplus"
+
+
+def synthesize_split(data_dir, split: str, seed: int, limit: int | None = None, onset: float = 0.0,
+                     labels_from: str = "fer2013") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(clips N x 12 x 48 x 48 uint8, labels N, still indices N) of a FER2013 split, or of `limit`
     stills drawn at random (the splits are sorted by label: the first N would be one class);
-    `onset`: the fraction of non-neutral clips that begin neutral."""
+    `onset`: the fraction of non-neutral clips that begin neutral. `labels_from`: FER2013's labels,
+    or the FER+ majority ("ferplus"; stills without one among the 7 classes are left out), as the
+    image model whose feature maps the clip heads read was trained."""
     stills, labels = load_split(data_dir, split)
-    chosen = np.arange(len(stills))
-    if limit is not None and limit < len(stills):
-        chosen = np.sort(np.random.default_rng(seed).choice(len(stills), limit, replace=False))
+    if labels_from != "fer2013":
+        labels = majority(load_votes(data_dir, split))[0]
+    chosen = np.flatnonzero(labels >= 0)
+    if limit is not None and limit < len(chosen):
+        chosen = np.sort(np.random.default_rng(seed).choice(chosen, limit, replace=False))
     neutrals = np.flatnonzero(labels == NEUTRAL)
     clips = []
     for i in chosen:
