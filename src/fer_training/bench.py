@@ -77,7 +77,8 @@ def detector_times(repeat: int) -> dict:
 
 def component_times(repeat: int) -> dict:
     """Where one frame's time goes in the node, stage by stage, on the same one-face frames:
-    message to array, detection, eyes and alignment, classification, tracking, result message."""
+    message to array, eyes and alignment, classification, tracking, result message, clip stage
+    (detection: `detector_times`)."""
     from fer_ros.emotion_node import PARAMETERS, emotions_message
     from fer_ros.image_conversion import array_to_image, image_to_array, to_vision_order
     from fer_ros.vision.align import FaceAligner, align_face
@@ -107,7 +108,6 @@ def component_times(repeat: int) -> dict:
     results = [pipeline.process(f) for f in frames]
     tracker = IouTracker()
     return {"convert_ms": median_ms(lambda m: to_vision_order(image_to_array(m), m.encoding), messages, repeat),
-            "detect_ms": median_ms(aligner.detector.detect, frames, repeat),
             "align_ms": median_ms(align, detections, repeat),
             "classify_ms": median_ms(lambda c: classifier.scores(c[None]), crops, repeat),
             "track_ms": median_ms(lambda r: tracker.update([f.face.box for f in r]), results, repeat),
