@@ -73,8 +73,8 @@ PARAMETERS = {
     "model_dir": Spec("", "model folder (model.tflite + model.json); empty = the shipped model"),
     "model_precision": Spec("auto", "image model file: float, int8, or auto (int8 where the folder has it)",
                             choices=PRECISIONS),
-    "flip_tta": Spec(True, "also classify each face's mirror image and average (+0.6 points on FER2013 "
-                           "PublicTest for the shipped model, twice the classification time)"),
+    "flip_tta": Spec(True, "also classify each face's mirror image and average the scores (and the clip heads' "
+                           "outputs), at twice the classification time; the model cards give what it changes"),
     "max_image_pixels": Spec(4096 * 4096, "larger images are refused unprocessed", low=1, dynamic=True),
     "track_min_iou": Spec(0.3, "box overlap that continues a track", low=0.0, high=1.0, dynamic=True),
     "track_max_missed": Spec(5, "frames a track survives without a detection", low=0, dynamic=True),
