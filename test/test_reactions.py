@@ -1,5 +1,7 @@
 """The example behaviour: hysteresis of EmotionHolds, and the emotion_reactions node over DDS."""
 
+import signal
+
 import pytest
 from fer_msgs.msg import ClipEmotion, FaceEmotion, FaceEmotionArray
 from ros_helpers import executable, ros_node, spin_until, start_node_process
@@ -80,8 +82,9 @@ def test_reactions_node_over_dds_says_who_held_what_with_the_clip_result():
                 emotions.publish(_array(100 + i // 10, (i % 10) * 100_000_000, [(7, "surprise", 0.9)]))
             assert spin_until(executor, lambda: len(heard) >= 2, 10), heard
     finally:
-        node_process.terminate()
+        node_process.send_signal(signal.SIGINT)  # Ctrl-C, as in a terminal or under ros2 launch
         node_process.wait(timeout=20)
+    assert node_process.returncode == 0
     assert heard == ["face 4: happy for 0.5 s (clip lstm: happy 0.81)", "face 7: surprise for 0.5 s"]
 
 
