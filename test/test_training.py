@@ -46,7 +46,13 @@ def test_training_on_the_ferplus_votes_selects_and_reports_on_their_majority(tmp
 
     monkeypatch.setattr(image_training, "load_split",
                         lambda data_dir, split: tuple(a[::60] for a in load_split(data_dir, split)))
-    monkeypatch.setattr(image_training, "load_votes", lambda data_dir, split: load_votes(data_dir, split)[::60])
+    import fer_training.ferplus as ferplus
+
+    def every_60th(data_dir, split):
+        return load_votes(data_dir, split)[::60]
+
+    monkeypatch.setattr(image_training, "load_votes", every_60th)  # training targets
+    monkeypatch.setattr(ferplus, "load_votes", every_60th)  # selection and report labels
     assert train_image.main(["--out", str(tmp_path), "--epochs", "1", "--verbose", "0", "--labels", "ferplus",
                              "--no-export"]) == 0
     card = json.loads((tmp_path / METADATA_FILE).read_text())

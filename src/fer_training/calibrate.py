@@ -22,7 +22,7 @@ from fer_ros.vision.classify import EmotionClassifier, apply_temperature
 from fer_ros.vision.model_files import METADATA_FILE
 from fer_training.export_model import export
 from fer_training.fer2013 import default_data_dir, load_split
-from fer_training.ferplus import load_votes, majority
+from fer_training.ferplus import split_labels
 from fer_training.metrics import expected_calibration_error
 
 TEMPERATURES = np.round(np.arange(0.25, 4.0, 0.01), 2)
@@ -46,10 +46,8 @@ def truth_of(data_dir: Path, split: str, labels: str) -> tuple[np.ndarray, np.nd
     """(images, labels) of a split by the labels a model was trained for; for FER+, only the
     images with a majority among the 7 classes."""
     images, truth = load_split(data_dir, split)
-    if labels == "fer2013":
-        return images, truth
-    plus = majority(load_votes(data_dir, split))[0]
-    return images[plus >= 0], plus[plus >= 0]
+    truth = split_labels(data_dir, split, labels, truth)
+    return images[truth >= 0], truth[truth >= 0]
 
 
 def main(argv: list[str] | None = None) -> int:

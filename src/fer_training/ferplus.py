@@ -78,5 +78,12 @@ def vote_targets(votes: np.ndarray, original: np.ndarray | None = None) -> tuple
     return targets.astype(np.float32), usable
 
 
+def split_labels(data_dir: Path | str, split: str, source: str, original: np.ndarray) -> np.ndarray:
+    """The labels of a split for a model trained on `source`: FER2013's own (`original`), or, for
+    one trained on the votes ("ferplus", "mix"), the FER+ majority (-1 where an image has none
+    among the 7 classes)."""
+    return original if source == "fer2013" else majority(load_votes(data_dir, split))[0]
+
+
 def left_out_counts(reasons: list[str | None]) -> dict[str, int]:
     return {reason: sum(r == reason for r in reasons) for reason in LEFT_OUT_REASONS}

@@ -19,7 +19,7 @@ from fer_ros.vision.model_files import MODEL_FILE, write_metadata
 from fer_training.augment import augment
 from fer_training.export_model import export
 from fer_training.fer2013 import load_split
-from fer_training.ferplus import load_votes, majority, vote_targets
+from fer_training.ferplus import load_votes, split_labels, vote_targets
 from fer_training.models import ARCHITECTURES
 from fer_training.provenance import command_line, machine
 
@@ -29,12 +29,6 @@ def training_targets(data_dir: Path, source: str, y_train: np.ndarray) -> tuple[
     if source == "fer2013":
         return np.eye(len(LABELS), dtype=np.float32)[y_train], np.ones(len(y_train), dtype=bool)
     return vote_targets(load_votes(data_dir, "Training"), y_train if source == "mix" else None)
-
-
-def selection_labels(data_dir: Path, source: str, split: str, y: np.ndarray) -> np.ndarray:
-    """The labels a checkpoint is chosen by (and reported against): FER2013's, or the FER+
-    majority (-1 where an image has none among the 7 classes)."""
-    return y if source == "fer2013" else majority(load_votes(data_dir, split))[0]
 
 
 def class_weights(labels: np.ndarray, mode: str, num_classes: int) -> np.ndarray:
@@ -127,7 +121,7 @@ def train(args: argparse.Namespace) -> int:
         x_val, y_val = load_split(args.data_dir, "PublicTest")
         x_aligned, found = load_aligned_training(args.aligned_dir, y_train) if args.aligned_dir else (None, None)
         targets, usable = training_targets(args.data_dir, args.labels, y_train)
-        y_val = selection_labels(args.data_dir, args.labels, "PublicTest", y_val)
+        y_val = split_labels(args.data_dir, "PublicTest", args.labels, y_val)  # what checkpoints are chosen by
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -224,7 +218,7 @@ def train(args: argparse.Namespace) -> int:
         "PrivateTest": float(np.mean(predicted == y_test)),
     }
     if args.labels != "fer2013":
-        y_plus = selection_labels(args.data_dir, args.labels, "PrivateTest", y_test)
+        y_plus = split_labels(args.data_dir, "PrivateTest", args.labels, y_test)
         accuracy["PrivateTest (FER+ majority)"] = float(np.mean(predicted[y_plus >= 0] == y_plus[y_plus >= 0]))
     training = {
         "data": f"FER2013 Training ({len(x_train):,} images, {args.labels} labels), checkpoint chosen on "

@@ -25,7 +25,7 @@ import numpy as np
 
 from fer_ros.vision.labels import LABELS
 from fer_training.fer2013 import TILE, load_split
-from fer_training.ferplus import load_votes, majority
+from fer_training.ferplus import split_labels
 
 CLIP_LENGTH = 12
 NEUTRAL = LABELS.index("neutral")
@@ -98,8 +98,7 @@ def synthesize_split(data_dir, split: str, seed: int, limit: int | None = None, 
     or the FER+ majority ("ferplus"; stills without one among the 7 classes are left out), as the
     image model whose feature maps the clip heads read was trained."""
     stills, labels = load_split(data_dir, split)
-    if labels_from != "fer2013":
-        labels = majority(load_votes(data_dir, split))[0]
+    labels = split_labels(data_dir, split, labels_from, labels)
     chosen = np.flatnonzero(labels >= 0)
     if limit is not None and limit < len(chosen):
         chosen = np.sort(np.random.default_rng(seed).choice(chosen, limit, replace=False))
