@@ -14,7 +14,6 @@ import json
 import os
 import platform
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import numpy as np
 from fer_ros.graph import EMOTIONS_TOPIC, PARAMS_FILE, config_dir, use_shared_memory_profile
 from fer_ros.node_main import wait_until
 from fer_ros.sample_clip import face_frame, face_photo
+from fer_training.two_hosts import bin_path
 
 WARMUP = 30
 
@@ -161,7 +161,7 @@ class Graph:
 
         started = time.perf_counter()
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "emotion_node"), "--ros-args", "--params-file",
+            [bin_path("emotion_node"), "--ros-args", "--params-file",
              str(config_dir() / PARAMS_FILE), "-r", "__ns:=/fer", "-p", "image_topic:=/bench/image"],
             env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         rclpy.init()
@@ -273,11 +273,11 @@ def two_cameras(seconds: float) -> dict:
         clip = write_clip(Path(folder) / "face.mp4", frames=60, fps=30.0)
         names = ("cam_left", "cam_right")
         cameras = [subprocess.Popen(
-            [str(Path(sys.executable).parent / "camera_node"), "--ros-args", *params, "-r", f"__ns:=/{name}",
+            [bin_path("camera_node"), "--ros-args", *params, "-r", f"__ns:=/{name}",
              "-p", f"video:={clip}", "-p", "lockstep:=false", "-p", "loop:=true", "-p", f"frame_id:={name}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for name in names]
         emotion = subprocess.Popen(
-            [str(Path(sys.executable).parent / "emotion_node"), "--ros-args", *params, "-r", "__ns:=/fer",
+            [bin_path("emotion_node"), "--ros-args", *params, "-r", "__ns:=/fer",
              "-p", f"image_topic:={','.join(f'/{n}/image_raw' for n in names)}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         rclpy.init()

@@ -10,6 +10,7 @@ the emotion node on the other side); `test/test_network.py` checks that it works
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -103,8 +104,7 @@ def answered_rate_and_latency(json_path: Path) -> dict:
 
 
 def bin_path(name: str) -> str:
-    import sys
-
+    """A console script of the running environment (a venv's bin/), by name."""
     return str(Path(sys.executable).parent / name)
 
 
