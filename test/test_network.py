@@ -42,12 +42,14 @@ def test_raw_frames_at_30_hz_over_the_link_do_not_crash_or_queue_without_bound(h
     # publisher is held back by the link (about 2.6 frames a second get through, fer-bench --link),
     # frames are answered with a bounded delay, and both sides end cleanly.
     robot, base = hosts
-    # 60 frames: the first second goes out before discovery across the link has matched the
-    # emotion node (a live camera does not wait), the rest are held back by the link.
+    # The file starts once the camera sees the emotion node across the link (its readiness
+    # signal: a node that reads the images and publishes results); from then on it plays at 30 Hz.
     clip = write_clip(tmp_path / "clip.mp4", frames=60, fps=30.0, period=60)
     run = run_split(robot, base, clip, "raw", lockstep=False, domain_id=DOMAIN, out=tmp_path)
     assert run["exit_code"] == 0 and run["emotion_node_alive"], run["robot_output"][-3000:]
-    assert run["answered"] >= 1 and run["robot_sent_mb"] > run["answered"] * 0.9  # raw frames crossed
+    assert run["emotion_node_exit_code"] == 0, run["emotion_log"][-3000:]
+    # Most frames answered on the camera's side, and the raw frames crossed the link (not shared memory).
+    assert run["answered"] >= 40 and run["robot_sent_mb"] > run["answered"] * 0.9, run
     # Bounded: a queue growing with the frames sent would hold seconds after 30 frames; tbf's
     # queue holds 400 ms, a frame takes 0.37 s on the link: results came after 0.75 s (fer-bench --link).
     assert run["latency_p95_ms"] < 3000, run

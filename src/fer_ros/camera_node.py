@@ -32,9 +32,9 @@ PARAMETERS = {
     "frame_id": Spec("camera", "frame_id of the published images"),
     "rate": Spec("source", "frames per second: source (the camera's or file's own), a number, or max (lockstep "
                            "only: each frame as soon as the last one's result came back)"),
-    "lockstep": Spec(True, "video files: wait for the emotion node, then publish each frame once the last "
-                           "one's result arrived, no faster than `rate` (false: play at `rate` whether answered "
-                           "or not, like a camera); ignored for cameras"),
+    "lockstep": Spec(True, "video files: publish each frame once the last one's result arrived, no faster "
+                           "than `rate` (false: play at `rate` whether answered or not, like a camera); either "
+                           "way a file starts once the emotion node is ready; ignored for cameras"),
     "lockstep_timeout": Spec(2.0, f"seconds before an unanswered frame is resent ({LOCKSTEP_ATTEMPTS} tries)",
                              low=0.01),
     "jpeg_quality": Spec(80, "JPEG quality of image_raw/compressed (published only while someone subscribes)",
@@ -81,7 +81,7 @@ class CameraNode(Node):
             self.create_subscription(FaceEmotionArray, EMOTIONS_TOPIC, self._on_result, 10)
             self.timer = self.create_timer(0.01, self._lockstep_tick)
         else:
-            self.timer = self.create_timer(1.0 / self.fps, self.publish_frame)
+            self.timer = self.create_timer(1.0 / self.fps, self._timer_tick)
         self.create_timer(p["diagnostics_period"], self.publish_diagnostics)
         pace = f"{self.fps:.1f} Hz" if self.fps != float("inf") else "full speed"
         pace = f"lockstep with the emotion node, {pace} at most" if self.lockstep else pace
@@ -113,6 +113,12 @@ class CameraNode(Node):
         self.get_logger().info(f"camera {self.device} opened: publishing again")
         self.publish_diagnostics()
         return True
+
+    def _timer_tick(self) -> None:
+        """Not lockstep: the next frame at the source rate; a video file starts once the emotion
+        node is ready (a file has a beginning, and nothing is lost by waiting), a camera at once."""
+        if not self.video or self.emotion_node_ready():
+            self.publish_frame()
 
     def publish_frame(self) -> None:
         if self.capture is None and not self._reopen_camera():
@@ -189,7 +195,7 @@ class CameraNode(Node):
     def publish_diagnostics(self) -> None:
         if self.problem:
             level, message = DiagnosticStatus.ERROR, self.problem
-        elif self.lockstep and not self.finished and not self._partner_ready:
+        elif self.video and not self.finished and not self._partner_ready:
             level, message = DiagnosticStatus.OK, "waiting for the emotion node"
         else:
             level, message = DiagnosticStatus.OK, "end of file" if self.finished else "publishing"

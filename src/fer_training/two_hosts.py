@@ -136,6 +136,6 @@ def run_split(robot: Host, base: Host, clip: Path, transport: str, lockstep: boo
         emotion.terminate()
         emotion_log = "".join(log) + emotion.communicate(timeout=30)[0]
     return {"transport": transport, "lockstep": lockstep, "exit_code": robot_side.returncode,
-            "emotion_node_alive": alive, "seconds": seconds, "robot_sent_mb": sent[0] / 1e6,
+            "emotion_node_alive": alive, "emotion_node_exit_code": emotion.returncode, "seconds": seconds, "robot_sent_mb": sent[0] / 1e6,
             "base_sent_mb": sent[1] / 1e6, "robot_output": robot_side.stdout + robot_side.stderr,
             "emotion_log": emotion_log, **answered_rate_and_latency(json_path)}
