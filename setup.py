@@ -10,11 +10,12 @@ from pathlib import Path
 
 from setuptools import find_packages, setup
 
+# Through fer_ros.entry_points: SIGTERM is handled before the node's module is imported.
 NODES = {
-    "camera_node": "fer_ros.camera_node:main",
-    "emotion_node": "fer_ros.emotion_node:main",
-    "emotion_reactions": "fer_ros.emotion_reactions:main",
-    "fer-run": "fer_ros.run:main",
+    "camera_node": "fer_ros.entry_points:camera_node",
+    "emotion_node": "fer_ros.entry_points:emotion_node",
+    "emotion_reactions": "fer_ros.entry_points:emotion_reactions",
+    "fer-run": "fer_ros.entry_points:fer_run",
 }
 TOOLS = {
     "fer-train-image": "fer_training.train_image:main",

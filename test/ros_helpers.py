@@ -3,9 +3,8 @@
 import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,23 +13,23 @@ import yaml
 from rclpy.executors import SingleThreadedExecutor
 
 from fer_ros.node_main import wait_until
+from fer_training.node_process import NodeProcess, start_node
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = ROOT / "config" / "webcam.yaml"
 
 
-def executable(name: str) -> str:
-    """A console script of this venv (installed by `make setup`)."""
-    return str(Path(sys.executable).parent / name)
-
-
-def start_node_process(name: str, namespace: str, *ros_args: str) -> subprocess.Popen:
-    """A node executable in its own process, with the whole environment (the ROS wheels
-    need LD_LIBRARY_PATH, which their bootstrap sets)."""
-    cmd = [executable(name), "--ros-args", "--params-file", str(PARAMS), "-r", f"__ns:={namespace}",
-           *ros_args]
-    return subprocess.Popen(cmd, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+@contextmanager
+def running(executable: str, namespace: str, *ros_args: str) -> Iterator[NodeProcess]:
+    """A node in a process of its own for the block (the launch file's parameters file); on
+    leaving, SIGTERM: it must end with exit code 0 within 10 s (it is killed otherwise, and the
+    test fails)."""
+    process = start_node(executable, "-r", f"__ns:={namespace}", *ros_args)
+    try:
+        yield process
+    finally:
+        code = process.stop()
+    assert code == 0, f"{executable} ended with {code} on SIGTERM (None: killed)\n{process.output[-3000:]}"
 
 
 def spin_until(executor: SingleThreadedExecutor, done: Callable[[], bool], timeout: float) -> bool:

@@ -12,7 +12,7 @@ import pytest
 from fer_msgs.msg import FaceEmotionArray, GroundTruth
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.serialization import deserialize_message
-from ros_helpers import executable, ros_node, spin_until, start_node_process
+from ros_helpers import ros_node, running, spin_until, wait_for_line
 from rosbags.rosbag2 import Reader
 from sensor_msgs.msg import Image
 from test_run import run
@@ -23,7 +23,9 @@ from fer_ros.vision.classify import EmotionClassifier
 from fer_ros.vision.labels import LABELS
 from fer_training.bag_format import GROUND_TRUTH_TOPIC, IMAGE_TOPIC, read_labelled_bag
 from fer_training.bag_report import ExpectedFace, FoundFace, match_faces, score_replay
+from fer_training.eval_bag import FIRST_RESULT_LINE
 from fer_training.fer2013 import default_data_dir
+from fer_training.node_process import bin_path
 
 RATE = 15.0
 PER_CLASS = 2
@@ -136,38 +138,37 @@ def test_replay_at_max_rate_answers_every_frame_like_the_model_does_directly(mca
 def test_listen_mode_scores_a_bag_played_by_someone_else(mcap_bag, tmp_path):
     # `ros2 bag play` has no wheel: this test plays the bag's images itself, with rclpy, to an
     # emotion node in another process, while fer-eval-bag --listen scores what comes back.
-    emotion = start_node_process("emotion_node", "/fer")
-    out = tmp_path / "listen.json"
-    listener = subprocess.Popen(
-        [executable("fer-eval-bag"), "--listen", "--truth", str(mcap_bag), "--timeout", "4",
-         "--json", str(out)],
-        env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    # The stand-in player sends each frame once the last one was answered (resent if best effort
-    # lost it), after a warm-up frame (a stamp the bag does not hold) has come back: the emotion
-    # node is up; fer-eval-bag's listener subscribed to the results before that.
-    try:
-        with ros_node("stand_in_bag_player") as (_, player, executor):
-            publisher = player.create_publisher(Image, IMAGE_TOPIC, qos_profile_sensor_data)
-            answered: set[int] = set()
-            player.create_subscription(FaceEmotionArray, "/fer/emotions", lambda m: answered.add(
-                m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec), 100)
-            assert spin_until(executor, lambda: publisher.get_subscription_count() >= 2 and
-                              player.count_subscribers("/fer/emotions") >= 2, 60), "node and listener did not appear"
-            frames = read_labelled_bag(mcap_bag).frames
-            warm_up = deserialize_message(frames[0].raw, Image)
-            warm_up.header.stamp.sec -= 1
-            warm_up_stamp = frames[0].stamp_ns - 1_000_000_000
-            for stamp, message in [(warm_up_stamp, warm_up), *((f.stamp_ns, f.raw) for f in frames)]:
-                for _ in range(60 if stamp == warm_up_stamp else 3):
-                    publisher.publish(message)
-                    if spin_until(executor, lambda s=stamp: s in answered, 3.0):
-                        break
-                assert stamp in answered, f"frame {stamp} never answered"
-        output, _ = listener.communicate(timeout=60)
-    finally:
-        emotion.terminate()
-        emotion.communicate(timeout=20)
-    assert listener.returncode == 0, output
+    out, log_path = tmp_path / "listen.json", tmp_path / "listen.log"
+    # The stand-in player warms the graph up with frames the bag does not hold (stamps before
+    # its first) until the listener says a result reached it (its own readiness line), then
+    # sends each bag frame once the last one was answered (resent if best effort lost it).
+    with running("emotion_node", "/fer"), open(log_path, "w") as log, ros_node("stand_in_bag_player") as (
+            _, player, executor):
+        listener = subprocess.Popen(
+            [bin_path("fer-eval-bag"), "--listen", "--truth", str(mcap_bag), "--timeout", "4", "--json", str(out)],
+            env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT, text=True)
+        publisher = player.create_publisher(Image, IMAGE_TOPIC, qos_profile_sensor_data)
+        answered: set[int] = set()
+        player.create_subscription(FaceEmotionArray, "/fer/emotions", lambda m: answered.add(
+            m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec), 100)
+        frames = read_labelled_bag(mcap_bag).frames
+        warm_up = deserialize_message(frames[0].raw, Image)
+        for k in range(300):
+            warm_up.header.stamp.sec, warm_up.header.stamp.nanosec = divmod(
+                frames[0].stamp_ns - 1_000_000_000 + k * 1_000_000, 1_000_000_000)
+            publisher.publish(warm_up)
+            if wait_for_line(log_path, FIRST_RESULT_LINE, 1, 0.5):
+                break
+            spin_until(executor, lambda: False, 0.2)
+        assert FIRST_RESULT_LINE in log_path.read_text(), log_path.read_text()
+        for frame in frames:
+            for _ in range(3):
+                publisher.publish(frame.raw)
+                if spin_until(executor, lambda s=frame.stamp_ns: s in answered, 3.0):
+                    break
+            assert frame.stamp_ns in answered, f"frame {frame.stamp_ns} never answered"
+        listener.wait(timeout=60)
+    assert listener.returncode == 0, log_path.read_text()
     report = json.loads(out.read_text())
     assert report["mode"] == "listen" and report["frames_answered"] == 7 * PER_CLASS
     assert report["latency_ms"]["p50"] > 0

@@ -6,12 +6,13 @@ import subprocess
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
-from ros_helpers import executable, ros_node, spin_until
+from ros_helpers import ros_node, spin_until
 from sensor_msgs.msg import Image
 
 import fer_ros.camera_node as camera_node
 from fer_ros.sample_clip import SAMPLE_CLIP
 from fer_ros.video_source import open_capture
+from fer_training.node_process import bin_path
 
 
 def test_a_missing_camera_is_retried_with_an_error_in_diagnostics_and_comes_back(monkeypatch):
@@ -48,6 +49,6 @@ def test_a_missing_camera_is_retried_with_an_error_in_diagnostics_and_comes_back
 
 
 def test_a_video_file_that_cannot_be_opened_stops_the_node_with_the_reason(tmp_path):
-    result = subprocess.run([executable("camera_node"), "--ros-args", "-p", f"video:={tmp_path / 'none.mp4'}"],
+    result = subprocess.run([bin_path("camera_node"), "--ros-args", "-p", f"video:={tmp_path / 'none.mp4'}"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "cannot open video file" in result.stderr

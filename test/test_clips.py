@@ -8,7 +8,7 @@ import subprocess
 import cv2
 import numpy as np
 import pytest
-from ros_helpers import ROOT, executable
+from ros_helpers import ROOT
 
 from fer_ros.sample_clip import face_frame, write_clip
 from fer_ros.vision.align import FaceAligner
@@ -20,11 +20,12 @@ from fer_ros.vision.pipeline import FaceResult
 from fer_training.clip_folders import CLIP_INFO, read_list
 from fer_training.clip_folders import write_clip as write_clip_folder
 from fer_training.fer2013 import default_data_dir, load_split
+from fer_training.node_process import bin_path
 from fer_training.synthetic_clips import CLIP_LENGTH, clip_rng, synthesize_clip, synthesize_split
 
 
 def run(*cmd: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([executable(cmd[0]), *cmd[1:]], env=dict(os.environ), cwd=ROOT,
+    return subprocess.run([bin_path(cmd[0]), *cmd[1:]], env=dict(os.environ), cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
 
 

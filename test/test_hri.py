@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 from rclpy.qos import qos_profile_sensor_data
-from ros_helpers import ros_node, spin_until, start_node_process
+from ros_helpers import ros_node, running, spin_until
 from sensor_msgs.msg import Image
 
 from fer_ros.image_conversion import array_to_image, image_to_array
@@ -41,62 +41,57 @@ class LibhriLikeReader:
 
 
 def test_faces_are_published_the_ros4hri_way_and_their_topics_go_when_they_leave():
-    process = start_node_process("emotion_node", "/fer", "-p", "hri:=true", "-p", "clip_model:=none",
-                                 "-p", f"image_topic:={TOPIC}")
-    try:
-        with ros_node("fer_hri_probe") as (_, node, executor):
-            reader = LibhriLikeReader(node)
-            images = node.create_publisher(Image, TOPIC, qos_profile_sensor_data)
+    with running("emotion_node", "/fer", "-p", "hri:=true", "-p", "clip_model:=none", "-p", f"image_topic:={TOPIC}"
+                 ) as process, ros_node("fer_hri_probe") as (_, node, executor):
+        reader = LibhriLikeReader(node)
+        images = node.create_publisher(Image, TOPIC, qos_profile_sensor_data)
 
-            def ready() -> bool:
-                readers = {(i.node_name, i.node_namespace) for i in node.get_subscriptions_info_by_topic(TOPIC)}
-                return ("emotion", "/fer") in readers and node.count_publishers("/humans/faces/tracked") > 0
+        def ready() -> bool:
+            readers = {(i.node_name, i.node_namespace) for i in node.get_subscriptions_info_by_topic(TOPIC)}
+            return ("emotion", "/fer") in readers and node.count_publishers("/humans/faces/tracked") > 0
 
-            assert spin_until(executor, lambda: ready() or process.poll() is not None, 120) and process.poll() is None
-            def send(i: int, frame: np.ndarray) -> None:
-                msg = array_to_image(frame, "bgr8")
-                msg.header.stamp.sec, msg.header.frame_id = 10 + i, "camera"
-                for _ in range(5):  # best effort: resend until the frame's list comes back
-                    images.publish(msg)
-                    if spin_until(executor, lambda: any(m.header.stamp.sec == 10 + i for m in reader.lists), 3):
-                        return
+        assert spin_until(executor, lambda: ready() or not process.alive(), 120) and process.alive()
+        def send(i: int, frame: np.ndarray) -> None:
+            msg = array_to_image(frame, "bgr8")
+            msg.header.stamp.sec, msg.header.frame_id = 10 + i, "camera"
+            for _ in range(5):  # best effort: resend until the frame's list comes back
+                images.publish(msg)
+                if spin_until(executor, lambda: any(m.header.stamp.sec == 10 + i for m in reader.lists), 3):
+                    return
 
-            frames = [face_frame(i / 30) for i in range(10)] + [np.full((480, 640, 3), 90, np.uint8)] * 3
-            for i, frame in enumerate(frames[:10]):
-                send(i, frame)
-            # While the face is listed, its publishers exist (created before its id was first listed).
-            listed_id = reader.lists[0].ids[0]
-            assert spin_until(executor, lambda: all(node.count_publishers(f"/humans/faces/{listed_id}/{name}") == 1
-                                                    for name in PER_FACE), 5)
-            for i, frame in enumerate(frames[10:], start=10):
-                send(i, frame)
-            listed = [list(m.ids) for m in reader.lists]
-            assert len(listed) == len(frames) and listed[-1] == [] and listed[0] != []
-            fid = listed[0][0]
-            assert fid[0].isalpha() and all(ids == [fid] for ids in listed[:10])
-            # Every per-face topic delivers, with the source image's header.
-            spin_until(executor, lambda: all(len(v) >= 5 for v in reader.messages[fid].values()), 10)
-            got = reader.messages[fid]
-            assert all(len(v) >= 5 for v in got.values()), {k: len(v) for k, v in got.items()}
-            stamps = {m.header.stamp.sec for m in reader.lists[:10]}
-            assert all(m.header.stamp.sec in stamps and m.header.frame_id == "camera" for v in got.values() for m in v)
-            roi = got["roi"][0]
-            assert 0 <= roi.xmin < roi.xmax <= 1 and 0 <= roi.ymin < roi.ymax <= 1
-            cropped, aligned = image_to_array(got["cropped"][0]), image_to_array(got["aligned"][0])
-            assert cropped.shape == (128, 128, 3) and aligned.shape == (128, 128)
-            marks = got["landmarks"][0]
-            points = marks.landmarks
-            right, left = points[hri.FacialLandmarks.RIGHT_PUPIL], points[hri.FacialLandmarks.LEFT_PUPIL]
-            assert right.c == left.c == 1.0 and right.x < left.x  # the subject's right eye is image-left
-            assert roi.xmin < right.x < roi.xmax and roi.ymin < right.y < roi.ymax
-            assert sum(p.c for p in marks.landmarks) == 2.0 and (marks.width, marks.height) == (640, 480)
-            assert all(e.expression in EXPRESSIONS and 0 < e.confidence <= 1 for e in got["expression"])
-            # Gone once the id is not listed.
-            assert spin_until(executor, lambda: all(node.count_publishers(f"/humans/faces/{fid}/{name}") == 0
-                                                    for name in PER_FACE), 10)
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+        frames = [face_frame(i / 30) for i in range(10)] + [np.full((480, 640, 3), 90, np.uint8)] * 3
+        for i, frame in enumerate(frames[:10]):
+            send(i, frame)
+        # While the face is listed, its publishers exist (created before its id was first listed).
+        listed_id = reader.lists[0].ids[0]
+        assert spin_until(executor, lambda: all(node.count_publishers(f"/humans/faces/{listed_id}/{name}") == 1
+                                                for name in PER_FACE), 5)
+        for i, frame in enumerate(frames[10:], start=10):
+            send(i, frame)
+        listed = [list(m.ids) for m in reader.lists]
+        assert len(listed) == len(frames) and listed[-1] == [] and listed[0] != []
+        fid = listed[0][0]
+        assert fid[0].isalpha() and all(ids == [fid] for ids in listed[:10])
+        # Every per-face topic delivers, with the source image's header.
+        spin_until(executor, lambda: all(len(v) >= 5 for v in reader.messages[fid].values()), 10)
+        got = reader.messages[fid]
+        assert all(len(v) >= 5 for v in got.values()), {k: len(v) for k, v in got.items()}
+        stamps = {m.header.stamp.sec for m in reader.lists[:10]}
+        assert all(m.header.stamp.sec in stamps and m.header.frame_id == "camera" for v in got.values() for m in v)
+        roi = got["roi"][0]
+        assert 0 <= roi.xmin < roi.xmax <= 1 and 0 <= roi.ymin < roi.ymax <= 1
+        cropped, aligned = image_to_array(got["cropped"][0]), image_to_array(got["aligned"][0])
+        assert cropped.shape == (128, 128, 3) and aligned.shape == (128, 128)
+        marks = got["landmarks"][0]
+        points = marks.landmarks
+        right, left = points[hri.FacialLandmarks.RIGHT_PUPIL], points[hri.FacialLandmarks.LEFT_PUPIL]
+        assert right.c == left.c == 1.0 and right.x < left.x  # the subject's right eye is image-left
+        assert roi.xmin < right.x < roi.xmax and roi.ymin < right.y < roi.ymax
+        assert sum(p.c for p in marks.landmarks) == 2.0 and (marks.width, marks.height) == (640, 480)
+        assert all(e.expression in EXPRESSIONS and 0 < e.confidence <= 1 for e in got["expression"])
+        # Gone once the id is not listed.
+        assert spin_until(executor, lambda: all(node.count_publishers(f"/humans/faces/{fid}/{name}") == 0
+                                                for name in PER_FACE), 10)
 
 
 def test_hri_without_hri_msgs_stops_with_a_clear_message():

@@ -8,7 +8,7 @@ import rclpy
 from fer_msgs.msg import ClipEmotion, FaceEmotionArray
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
-from ros_helpers import ros_node, spin_until, start_node_process
+from ros_helpers import ros_node, running, spin_until
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
@@ -23,11 +23,8 @@ PERIOD = 60  # frames per motion cycle, as in the sample clip
 
 @pytest.fixture(scope="module")
 def emotion_node():
-    process = start_node_process("emotion_node", "/fer")
-    yield process
-    process.terminate()
-    output, _ = process.communicate(timeout=20)
-    print(output)
+    with running("emotion_node", "/fer") as process:
+        yield process
 
 
 @pytest.fixture
@@ -46,8 +43,8 @@ def wait_for_emotion_node(node, executor, publisher, emotion_node) -> None:
         writers = {(i.node_name, i.node_namespace) for i in node.get_publishers_info_by_topic("/fer/emotions")}
         return ("emotion", "/fer") in readers & writers
 
-    assert spin_until(executor, lambda: ready() or emotion_node.poll() is not None, 120) and \
-        emotion_node.poll() is None, "emotion node did not start"
+    assert spin_until(executor, lambda: ready() or not emotion_node.alive(), 120) and \
+        emotion_node.alive(), "emotion node did not start"
 
 
 def test_camera_frames_come_back_as_face_emotions(tmp_path, emotion_node, ros):
@@ -62,7 +59,7 @@ def test_camera_frames_come_back_as_face_emotions(tmp_path, emotion_node, ros):
     executor.add_node(camera)
     try:
         # The camera itself waits until the emotion node is ready (lockstep): no wait here.
-        spin_until(executor, lambda: len(results) >= FRAMES or emotion_node.poll() is not None, 180)
+        spin_until(executor, lambda: len(results) >= FRAMES or not emotion_node.alive(), 180)
         assert len(results) >= FRAMES, f"{len(results)} of {FRAMES} results"
         spin_until(executor, lambda: camera.finished, 5)
     finally:
@@ -115,7 +112,7 @@ def test_no_face_gives_an_empty_array_and_a_face_after_it_is_found(emotion_node,
     assert blank is not None and list(blank.faces) == [] and list(blank.labels) == list(LABELS)
     good = request(executor, publisher, results, frame(face_frame(0.0), "bgr8", 110))
     assert good is not None and len(good.faces) == 1
-    assert emotion_node.poll() is None
+    assert emotion_node.alive()
 
 
 def test_a_tracked_face_gets_clip_emotions_after_12_frames(emotion_node, ros):

@@ -1,14 +1,14 @@
 """The example behaviour: hysteresis of EmotionHolds, and the emotion_reactions node over DDS."""
 
-import signal
 
 import pytest
 from fer_msgs.msg import ClipEmotion, FaceEmotion, FaceEmotionArray
-from ros_helpers import executable, ros_node, spin_until, start_node_process
+from ros_helpers import ros_node, running, spin_until
 from std_msgs.msg import String
 
 from fer_ros.vision.labels import LABELS
 from fer_ros.vision.reactions import EmotionHolds
+from fer_training.node_process import bin_path
 
 
 def scores(label: str, confidence: float) -> dict[str, float]:
@@ -57,40 +57,35 @@ def _array(sec: int, nanosec: int, faces: list[tuple[int, str, float]]) -> FaceE
 
 
 def test_reactions_node_over_dds_says_who_held_what_with_the_clip_result():
-    node_process = start_node_process("emotion_reactions", "/fer", "-p", "hold_time:=0.5")
-    try:
-        with ros_node("fer_reactions_probe") as (_, probe, executor):
-            heard: list[str] = []
-            probe.create_subscription(String, "/fer/reactions", lambda m: heard.append(m.data), 10)
-            emotions = probe.create_publisher(FaceEmotionArray, "/fer/emotions", 10)
-            clips = probe.create_publisher(ClipEmotion, "/fer/clip_emotions", 10)
-            ready = spin_until(executor, lambda: emotions.get_subscription_count() > 0 and
-                               clips.get_subscription_count() > 0 and probe.count_publishers("/fer/reactions") > 0
-                               or node_process.poll() is not None, 60)
-            assert ready and node_process.poll() is None, "emotion_reactions did not start"
-            damaged = _array(99, 0, [(5, "happy", 0.9)])
-            damaged.faces[0].scores = [0.9]  # 1 score for 7 labels: skipped, the node keeps running
-            emotions.publish(damaged)
-            for i in range(12):  # 1.1 s of "happy" for face 4, "sad" below the confidence for face 9
-                clips.publish(ClipEmotion(track_id=4, model="lstm", label="happy", confidence=0.81))
-                emotions.publish(_array(100, i * 100_000_000, [(4, "happy", 0.8), (9, "sad", 0.3)]))
-                spin_until(executor, lambda: False, 0.02)
-            assert spin_until(executor, lambda: heard, 10), "no reaction"
-            # Once per hold: a second hold (face 7) follows on the same path; had face 4's frames
-            # caused a second reaction, it would have come before face 7's.
-            for i in range(12, 20):
-                emotions.publish(_array(100 + i // 10, (i % 10) * 100_000_000, [(7, "surprise", 0.9)]))
-            assert spin_until(executor, lambda: len(heard) >= 2, 10), heard
-    finally:
-        node_process.send_signal(signal.SIGINT)  # Ctrl-C, as in a terminal or under ros2 launch
-        node_process.wait(timeout=20)
-    assert node_process.returncode == 0
+    with running("emotion_reactions", "/fer", "-p", "hold_time:=0.5") as node_process, ros_node(
+            "fer_reactions_probe") as (_, probe, executor):
+        heard: list[str] = []
+        probe.create_subscription(String, "/fer/reactions", lambda m: heard.append(m.data), 10)
+        emotions = probe.create_publisher(FaceEmotionArray, "/fer/emotions", 10)
+        clips = probe.create_publisher(ClipEmotion, "/fer/clip_emotions", 10)
+        ready = spin_until(executor, lambda: emotions.get_subscription_count() > 0 and
+                           clips.get_subscription_count() > 0 and probe.count_publishers("/fer/reactions") > 0
+                           or not node_process.alive(), 60)
+        assert ready and node_process.alive(), "emotion_reactions did not start"
+        damaged = _array(99, 0, [(5, "happy", 0.9)])
+        damaged.faces[0].scores = [0.9]  # 1 score for 7 labels: skipped, the node keeps running
+        emotions.publish(damaged)
+        for i in range(12):  # 1.1 s of "happy" for face 4, "sad" below the confidence for face 9
+            clips.publish(ClipEmotion(track_id=4, model="lstm", label="happy", confidence=0.81))
+            emotions.publish(_array(100, i * 100_000_000, [(4, "happy", 0.8), (9, "sad", 0.3)]))
+            spin_until(executor, lambda: False, 0.02)
+        assert spin_until(executor, lambda: heard, 10), "no reaction"
+        # Once per hold: a second hold (face 7) follows on the same path; had face 4's frames
+        # caused a second reaction, it would have come before face 7's.
+        for i in range(12, 20):
+            emotions.publish(_array(100 + i // 10, (i % 10) * 100_000_000, [(7, "surprise", 0.9)]))
+        assert spin_until(executor, lambda: len(heard) >= 2, 10), heard
     assert heard == ["face 4: happy for 0.5 s (clip lstm: happy 0.81)", "face 7: surprise for 0.5 s"]
 
 
 def test_reactions_node_refuses_inconsistent_parameters():
     import subprocess
 
-    result = subprocess.run([executable("emotion_reactions"), "--ros-args", "-p", "min_confidence:=0.3",
+    result = subprocess.run([bin_path("emotion_reactions"), "--ros-args", "-p", "min_confidence:=0.3",
                              "-p", "release_confidence:=0.6"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "release_confidence" in result.stderr and "min_confidence" in result.stderr

@@ -15,7 +15,7 @@ from rcl_interfaces.msg import ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data
-from ros_helpers import spin_until, start_node_process
+from ros_helpers import running, spin_until
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
@@ -65,7 +65,10 @@ class Probe:
                 return
         raise AssertionError(f"the node never accounted for a frame ({self.diagnostics})")
 
-    def close(self) -> None:
+    def __enter__(self) -> "Probe":
+        return self
+
+    def __exit__(self, *exc) -> None:
         self.executor.shutdown()
         self.node.destroy_node()
 
@@ -79,13 +82,12 @@ def context():
 
 
 def start(namespace: str, topic: str):
-    return start_node_process("emotion_node", namespace, "-p", f"image_topic:={topic}",
-                              "-p", "diagnostics_period:=0.1")
+    return running("emotion_node", namespace, "-p", f"image_topic:={topic}", "-p", "diagnostics_period:=0.1")
 
 
 def wait_ready(probe: Probe, process) -> None:
     assert spin_until(probe.executor, lambda: probe.publisher.get_subscription_count() > 0 and
-                      probe.diagnostics, 90) and process.poll() is None
+                      probe.diagnostics, 90) and process.alive()
 
 
 def image(pixels: np.ndarray, made_as: str, header: Header, **fields) -> Image:
@@ -97,9 +99,8 @@ def image(pixels: np.ndarray, made_as: str, header: Header, **fields) -> Image:
 
 
 def test_bad_raw_images_are_counted_and_do_not_stop_the_node(context):
-    process = start("/fuzz_raw", "/fuzz/image_raw")
-    probe = Probe(context, "/fuzz_raw", Image, "/fuzz/image_raw")
-    try:
+    with start("/fuzz_raw", "/fuzz/image_raw") as process, \
+            Probe(context, "/fuzz_raw", Image, "/fuzz/image_raw") as probe:
         wait_ready(probe, process)
         px = np.zeros((8, 8, 3), np.uint8)
         bad = [
@@ -135,17 +136,12 @@ def test_bad_raw_images_are_counted_and_do_not_stop_the_node(context):
         probe.send(good)
         answer = [r for r in probe.results if r.header.stamp == good.header.stamp]
         assert len(answer) == 1 and len(answer[0].faces) == 1 and answer[0].faces[0].label == "happy"
-        assert process.poll() is None
-    finally:
-        probe.close()
-        process.terminate()
-        process.communicate(timeout=20)
+        assert process.alive()
 
 
 def test_corrupt_compressed_images_are_counted(context):
-    process = start("/fuzz_jpeg", "/fuzz/image_raw/compressed")
-    probe = Probe(context, "/fuzz_jpeg", CompressedImage, "/fuzz/image_raw/compressed")
-    try:
+    with start("/fuzz_jpeg", "/fuzz/image_raw/compressed") as process, \
+            Probe(context, "/fuzz_jpeg", CompressedImage, "/fuzz/image_raw/compressed") as probe:
         wait_ready(probe, process)
         jpeg = array_to_compressed(face_frame(0.0), "jpeg")
         rng = np.random.default_rng(SEED)
@@ -161,10 +157,6 @@ def test_corrupt_compressed_images_are_counted(context):
         probe.send(jpeg)
         answer = [r for r in probe.results if r.header.stamp == jpeg.header.stamp]
         assert len(answer) == 1 and len(answer[0].faces) == 1
-    finally:
-        probe.close()
-        process.terminate()
-        process.communicate(timeout=20)
 
 
 def set_parameter(node, executor, target: str, name: str, value: ParameterValue):
@@ -183,9 +175,8 @@ def answer_to(probe: Probe, msg: Image):
 
 
 def test_run_time_parameters_are_validated_and_applied(context):
-    process = start("/params", "/params/image_raw")
-    probe = Probe(context, "/params", Image, "/params/image_raw")
-    try:
+    with start("/params", "/params/image_raw") as process, \
+            Probe(context, "/params", Image, "/params/image_raw") as probe:
         wait_ready(probe, process)
         double = lambda v: ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=v)  # noqa: E731
         refused = set_parameter(probe.node, probe.executor, "/params/emotion", "confidence_threshold", double(1.5))
@@ -202,7 +193,3 @@ def test_run_time_parameters_are_validated_and_applied(context):
         assert accepted.successful
         face = answer_to(probe, image(unsure, "bgr8", probe.header())).faces[0]
         assert face.label == "unknown" and face.confidence < 0.99 and abs(sum(face.scores) - 1) < 1e-3
-    finally:
-        probe.close()
-        process.terminate()
-        process.communicate(timeout=20)

@@ -5,14 +5,15 @@ import os
 import subprocess
 
 import pytest
-from ros_helpers import PARAMS, ROOT, executable
+from ros_helpers import PARAMS, ROOT
 
 from fer_ros.sample_clip import SAMPLE_CLIP, write_clip
 from fer_ros.vision.model_files import METADATA_FILE, SHIPPED_IMAGE_MODEL
+from fer_training.node_process import bin_path
 
 
 def run(*cmd: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([executable(cmd[0]), *cmd[1:]], env=dict(os.environ), cwd=ROOT,
+    return subprocess.run([bin_path(cmd[0]), *cmd[1:]], env=dict(os.environ), cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -11,11 +11,14 @@ from contextlib import contextmanager
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 
+from fer_ros.entry_points import stop_on_sigterm
 from fer_ros.params import ParameterError
 from fer_ros.vision.model_files import ModelFileError
 
 START_ERRORS = (ParameterError, ModelFileError, OSError)
+WAKE_PERIOD_S = 0.2  # longest a node's main thread waits in rcl before it looks for a signal
 
 
 class NodeFailed(RuntimeError):
@@ -24,13 +27,16 @@ class NodeFailed(RuntimeError):
 
 def run_nodes(build: Callable[[list[Node]], None], spin: Callable[[list[Node]], None],
               args: list[str] | None = None) -> int:
-    """Create nodes with `build` (it appends them), `spin` them until done, Ctrl-C or
+    """Create nodes with `build` (it appends them), `spin` them until done, Ctrl-C, SIGTERM or
     shutdown, then destroy them; exit code 2 with the reason when they cannot start, 0 after
-    Ctrl-C, whenever it comes (also while a node is still starting)."""
-    rclpy.init(args=args)
+    Ctrl-C or SIGTERM, whenever it comes (also while a node is still starting)."""
+    stop_on_sigterm()
     nodes: list[Node] = []
     code = 0
     try:
+        # rclpy keeps Ctrl-C (it shuts the context down and raises KeyboardInterrupt); SIGTERM
+        # raises KeyboardInterrupt through our handler, since rclpy's would only shut down.
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.SIGINT)
         build(nodes)
         spin(nodes)
     except START_ERRORS as e:
@@ -47,14 +53,15 @@ def run_nodes(build: Callable[[list[Node]], None], spin: Callable[[list[Node]], 
         # Ctrl-C shut the context down while a node was being built: a clean stop, not an error.
     finally:
         # Ctrl-C in a terminal running `ros2 launch` reaches each node twice (the terminal's own,
-        # then launch's): the second must not interrupt the teardown with a KeyboardInterrupt.
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # then launch's), and launch follows up with SIGTERM: neither may interrupt the teardown.
+        previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             for node in nodes:
                 node.destroy_node()
             rclpy.try_shutdown()
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     return code
 
 
@@ -71,7 +78,19 @@ def wait_until(condition: Callable[[], bool], timeout: float, step: Callable[[],
 
 def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
     """`main()` of a one-node executable."""
-    return run_nodes(lambda nodes: nodes.append(factory()), lambda nodes: rclpy.spin(nodes[0]), args)
+    return run_nodes(lambda nodes: nodes.append(factory()), lambda nodes: spin_until_shutdown(nodes[0]), args)
+
+
+def spin_until_shutdown(node: Node) -> None:
+    """rclpy.spin, but waiting at most `WAKE_PERIOD_S` at a time: a signal's Python handler
+    runs only once the main thread is back from `rcl_wait`."""
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        while rclpy.ok():
+            executor.spin_once(timeout_sec=WAKE_PERIOD_S)
+    finally:
+        executor.shutdown(timeout_sec=1.0)
 
 
 @contextmanager

@@ -20,10 +20,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_ros.graph import EMOTIONS_TOPIC, PARAMS_FILE, config_dir, use_shared_memory_profile
+from fer_ros.graph import CAMERA, EMOTIONS_TOPIC, use_shared_memory_profile
 from fer_ros.node_main import wait_until
 from fer_ros.sample_clip import face_frame, face_photo
-from fer_training.two_hosts import bin_path
+from fer_training.node_process import start_emotion_node, start_node
 
 WARMUP = 30
 
@@ -160,10 +160,7 @@ class Graph:
         from sensor_msgs.msg import Image
 
         started = time.perf_counter()
-        self.process = subprocess.Popen(
-            [bin_path("emotion_node"), "--ros-args", "--params-file",
-             str(config_dir() / PARAMS_FILE), "-r", "__ns:=/fer", "-p", "image_topic:=/bench/image"],
-            env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = start_emotion_node("-p", "image_topic:=/bench/image")
         rclpy.init()
         self.node = rclpy.create_node("fer_bench")
         self.executor = SingleThreadedExecutor()
@@ -227,8 +224,7 @@ class Graph:
         self.executor.shutdown()
         self.node.destroy_node()
         rclpy.shutdown()
-        self.process.terminate()
-        self.process.wait(timeout=20)
+        self.process.stop()
 
 
 def end_to_end(frames: int) -> dict:
@@ -268,18 +264,13 @@ def two_cameras(seconds: float) -> dict:
 
     from fer_ros.sample_clip import write_clip
 
-    params = ["--params-file", str(config_dir() / PARAMS_FILE)]
     with tempfile.TemporaryDirectory() as folder:
         clip = write_clip(Path(folder) / "face.mp4", frames=60, fps=30.0)
         names = ("cam_left", "cam_right")
-        cameras = [subprocess.Popen(
-            [bin_path("camera_node"), "--ros-args", *params, "-r", f"__ns:=/{name}",
-             "-p", f"video:={clip}", "-p", "lockstep:=false", "-p", "loop:=true", "-p", f"frame_id:={name}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for name in names]
-        emotion = subprocess.Popen(
-            [bin_path("emotion_node"), "--ros-args", *params, "-r", "__ns:=/fer",
-             "-p", f"image_topic:={','.join(f'/{n}/image_raw' for n in names)}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cameras = [start_node(CAMERA.executable, "-r", f"__ns:=/{name}", "-p", f"video:={clip}",
+                              "-p", "lockstep:=false", "-p", "loop:=true", "-p", f"frame_id:={name}")
+                   for name in names]
+        emotion = start_emotion_node("-p", f"image_topic:={','.join(f'/{n}/image_raw' for n in names)}")
         rclpy.init()
         node = rclpy.create_node("fer_bench_two_cameras")
         executor = SingleThreadedExecutor()
@@ -306,8 +297,7 @@ def two_cameras(seconds: float) -> dict:
             node.destroy_node()
             rclpy.shutdown()
             for process in (*cameras, emotion):
-                process.terminate()
-                process.wait(timeout=20)
+                process.stop()
     fps = {n: sum(start <= t < start + seconds for t in a) / seconds for n, a in arrivals.items()}
     return {**{f"two_cameras_fps_{n}": v for n, v in fps.items()}, "two_cameras_emotion_rss_mb": rss,
             "two_cameras_ids_disjoint": not (ids[names[0]] & ids[names[1]])}

@@ -8,7 +8,9 @@ this process, with config/webcam.yaml): at the recorded rate times --rate (frame
 cannot keep up with are dropped, as from a camera), or with --rate max one frame at a time,
 each sent once the last was answered. Listen mode subscribes to the images and /fer/emotions
 of a graph running elsewhere (e.g. `ros2 launch`), and measures latency from the image's
-arrival to its result.
+arrival to its result. It prints "first result received" when results start reaching it: a
+player that warms the graph up with frames of its own can start the bag after that line, so
+that no frame of the bag goes out before this listener is matched.
 """
 
 import argparse
@@ -45,6 +47,7 @@ from fer_training.bag_report import ExpectedFace, FoundFace, score_replay
 ANSWER_TIMEOUT_S = 5.0  # --rate max: resend a frame not answered within this (best effort)
 ATTEMPTS = 3
 TAIL_WAIT_S = 3.0  # after the last frame, how long results may still arrive
+FIRST_RESULT_LINE = "first result received"
 
 
 class Collector(Node):
@@ -62,8 +65,11 @@ class Collector(Node):
 
     def on_result(self, msg: FaceEmotionArray) -> None:
         with self.lock:
+            first = not self.results
             self.results.setdefault(header_ns(msg), (time.monotonic(), msg))
             self.last_activity = time.monotonic()
+        if first:  # a readiness signal for whoever plays the bag: results reach this listener now
+            print(f"{FIRST_RESULT_LINE} (stamp {header_ns(msg)} ns)", flush=True)
 
     def on_image(self, msg) -> None:
         with self.lock:
@@ -116,7 +122,7 @@ def listen(bag: LabelledBag, collector: Collector, timeout: float) -> tuple[dict
     arrived for `timeout` seconds."""
     print(f"listening on {RESULT_TOPIC} and {bag.image_topic}: play the bag now "
           f"(ros2 bag play ...); Ctrl-C to stop", flush=True)
-    stamps = [f.stamp_ns for f in bag.frames]
+    stamps = {f.stamp_ns for f in bag.frames}
     start = time.monotonic()
     while rclpy.ok():
         time.sleep(0.05)
@@ -126,9 +132,9 @@ def listen(bag: LabelledBag, collector: Collector, timeout: float) -> tuple[dict
             heard = bool(collector.results or collector.image_arrivals)
         if done or (heard and idle > timeout) or (not heard and time.monotonic() - start > 10 * timeout):
             break
-    with collector.lock:
-        arrivals = dict(collector.image_arrivals)
-        times = [t for t, _ in collector.results.values()] + list(arrivals.values())
+    with collector.lock:  # the bag's frames only (a player may send others first, to warm up)
+        arrivals = {s: t for s, t in collector.image_arrivals.items() if s in stamps}
+        times = [t for s, (t, _) in collector.results.items() if s in stamps] + list(arrivals.values())
     return arrivals, (max(times) - min(times)) if times else 0.0
 
 

@@ -10,7 +10,6 @@ the emotion node on the other side); `test/test_network.py` checks that it works
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -19,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from fer_training.node_process import EMOTION_READY_LINE, bin_path, start_emotion_node
 
 WIFI_RATE = "20mbit"  # with burst 32kbit, latency 400ms: what the test and benchmark use
 
@@ -103,26 +104,16 @@ def answered_rate_and_latency(json_path: Path) -> dict:
             "latency_p95_ms": float(np.percentile(latencies, 95)) if len(lines) else float("nan")}
 
 
-def bin_path(name: str) -> str:
-    """A console script of the running environment (a venv's bin/), by name."""
-    return str(Path(sys.executable).parent / name)
-
-
 def run_split(robot: Host, base: Host, clip: Path, transport: str, lockstep: bool, domain_id: int,
               out: Path, timeout: float = 300) -> dict:
     """The emotion node on `base`, `fer-run --nodes camera` (camera and result listener) on
     `robot`, playing `clip`; returns fer-run's figures and the bytes each side sent."""
     env = link_environment(domain_id)
     topic = "/camera/image_raw" + ("/compressed" if transport == "compressed" else "")
-    emotion = subprocess.Popen(base.command([bin_path("emotion_node"), "--ros-args", "-r", "__ns:=/fer",
-                                             "-p", f"image_topic:={topic}"]),
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    log = []
+    emotion = start_emotion_node("-p", f"image_topic:={topic}", prefix=tuple(base.command([])), env=env)
     try:
-        for line in emotion.stdout:  # its own readiness line: models loaded, subscribed
-            log.append(line)
-            if "listening on" in line:
-                break
+        if not emotion.wait_for(EMOTION_READY_LINE, 120):
+            raise RuntimeError(f"the emotion node did not start:\n{emotion.output[-3000:]}")
         sent_before = robot.sent_bytes(), base.sent_bytes()
         started = time.monotonic()
         json_path = out / f"{transport}_{'lockstep' if lockstep else 'live'}.json"
@@ -131,11 +122,11 @@ def run_split(robot: Host, base: Host, clip: Path, transport: str, lockstep: boo
         robot_side = subprocess.run(robot.command(argv), env=env, capture_output=True, text=True, timeout=timeout)
         seconds = time.monotonic() - started
         sent = robot.sent_bytes() - sent_before[0], base.sent_bytes() - sent_before[1]
-        alive = emotion.poll() is None
+        alive = emotion.alive()
     finally:
-        emotion.terminate()
-        emotion_log = "".join(log) + emotion.communicate(timeout=30)[0]
+        emotion_exit_code = emotion.stop()
     return {"transport": transport, "lockstep": lockstep, "exit_code": robot_side.returncode,
-            "emotion_node_alive": alive, "emotion_node_exit_code": emotion.returncode, "seconds": seconds, "robot_sent_mb": sent[0] / 1e6,
-            "base_sent_mb": sent[1] / 1e6, "robot_output": robot_side.stdout + robot_side.stderr,
-            "emotion_log": emotion_log, **answered_rate_and_latency(json_path)}
+            "emotion_node_alive": alive, "emotion_node_exit_code": emotion_exit_code, "seconds": seconds,
+            "robot_sent_mb": sent[0] / 1e6, "base_sent_mb": sent[1] / 1e6,
+            "robot_output": robot_side.stdout + robot_side.stderr,
+            "emotion_log": emotion.output, **answered_rate_and_latency(json_path)}
