@@ -147,3 +147,31 @@ def test_eyes_from_the_detector_or_dlib_agree_on_an_upright_face():
         assert np.hypot(a[0] - b[0], a[1] - b[1]) < 0.2 * distance
     with pytest.raises(ValueError, match="unknown eye source"):
         FaceAligner(eyes="mediapipe")
+
+
+def test_thin_frames_of_noise_give_no_face_and_no_error():
+    # YuNet on an input thinner than 64 px answered noise with boxes scored 1.0, some infinite
+    # (an OverflowError in the node, or a garbage box that steered the next frame's search).
+    detector = FaceDetector()
+    rng = np.random.default_rng(1)
+    for _ in range(400):
+        width, height = int(rng.integers(1, 801)), int(rng.integers(20, 64))
+        frame = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        assert detector.detect(frame if rng.random() < 0.5 else frame.transpose(1, 0, 2).copy()) == []
+
+
+def test_after_a_frame_of_another_size_the_face_is_found_in_the_first_frame():
+    # detect_every 3: the frame after a detection is searched only around the last boxes; a
+    # frame of another size (another camera mode, or garbage) must start afresh instead.
+    from fer_ros.vision.classify import EmotionClassifier
+    from fer_ros.vision.model_files import SHIPPED_IMAGE_MODEL
+    from fer_ros.vision.pipeline import EmotionPipeline
+
+    pipeline = EmotionPipeline(FaceAligner(), EmotionClassifier(SHIPPED_IMAGE_MODEL), detect_every=3)
+    photo = face_photo()
+    (first,) = pipeline.process(photo)
+    moved = np.zeros((photo.shape[0] + 300, photo.shape[1] + 400, 3), np.uint8)
+    moved[300:, 400:] = photo  # the same face 400 px right and 300 px down, in a larger frame
+    (again,) = pipeline.process(moved)
+    assert abs(again.face.box.x - first.face.box.x - 400) < 5 and abs(again.face.box.y - first.face.box.y - 300) < 5
+    assert again.track_id != first.track_id  # a new image: its tracks start afresh

@@ -193,3 +193,45 @@ def test_run_time_parameters_are_validated_and_applied(context):
         assert accepted.successful
         face = answer_to(probe, image(unsure, "bgr8", probe.header())).faces[0]
         assert face.label == "unknown" and face.confidence < 0.99 and abs(sum(face.scores) - 1) < 1e-3
+
+
+def burst_frame(rng: np.random.Generator, header: Header) -> Image:
+    """One frame of a garbage burst: valid noise of a random size (1-800 px wide) and encoding,
+    or a message that is short, padded, of an unknown encoding or of an absurd size."""
+    width, height = int(rng.integers(1, 801)), int(rng.integers(1, 601))
+    encoding = str(rng.choice(["bgr8", "rgb8", "mono8", "bgra8", "rgba8", "mono16"]))
+    channels, dtype = {"bgr8": (3, np.uint8), "rgb8": (3, np.uint8), "mono8": (1, np.uint8), "bgra8": (4, np.uint8),
+                       "rgba8": (4, np.uint8), "mono16": (1, np.uint16)}[encoding]
+    info = np.iinfo(dtype)
+    shape = (height, width, channels) if channels > 1 else (height, width)
+    msg = image(rng.integers(0, info.max, shape, dtype=dtype, endpoint=True), encoding, header)
+    fault = rng.integers(0, 6)  # 0-1: valid noise
+    if fault == 2:
+        msg.data = msg.data[: len(msg.data) // 2]
+    elif fault == 3:
+        msg.step += 3
+    elif fault == 4:
+        msg.encoding = "yuv422_yuy2"
+    elif fault == 5:
+        msg.width, msg.height = 100_000, 100_000
+    return msg
+
+
+def test_a_burst_of_garbage_leaves_no_state_that_hides_the_next_face(context):
+    # A few hundred frames of assorted sizes and encodings; then, 100 times, a thin frame of
+    # noise (YuNet used to answer some with a face scored 1.0, a box that steered the next
+    # frame's search) followed by a good 640x480 frame with a frontal face: the node must find
+    # the face in that very frame.
+    with start("/burst", "/burst/image_raw") as process, Probe(context, "/burst", Image, "/burst/image_raw") as probe:
+        wait_ready(probe, process)
+        rng = np.random.default_rng(SEED)
+        for _ in range(300):
+            probe.publisher.publish(burst_frame(rng, probe.header()))
+            spin_until(probe.executor, lambda: False, 0.002)
+        good = face_frame(0.0)
+        for _ in range(100):
+            thin = rng.integers(0, 256, (int(rng.integers(20, 40)), int(rng.integers(400, 801)), 3), dtype=np.uint8)
+            probe.send(image(thin, "bgr8", probe.header()))
+            faces = answer_to(probe, image(good, "bgr8", probe.header())).faces
+            assert len(faces) == 1 and faces[0].box.width > 50, faces
+        assert process.alive()

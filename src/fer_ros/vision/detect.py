@@ -24,6 +24,7 @@ from fer_ros.vision.image_ops import to_bgr8, to_grey
 DETECTORS = ("yunet", "hog", "haar")
 YUNET_MODEL = Path(__file__).resolve().parents[1] / "models" / "face_detector" / "face_detection_yunet_2023mar.onnx"
 REGION_SIDE = 128  # YuNet's input for a region around a tracked face (about twice the face)
+YUNET_MIN_SIDE = 64  # thinner inputs (after shrinking) are padded to it
 DEFAULT_MIN_SCORE = {"yunet": 0.75, "hog": 0.35, "haar": 0.0}
 
 Point = tuple[float, float]
@@ -108,11 +109,16 @@ class FaceDetector:
         bgr = to_bgr8(to_grey(image) if image.dtype != np.uint8 else image)
         if bgr.shape[1::-1] != size:
             bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA if size[0] < bgr.shape[1] else cv2.INTER_LINEAR)
-        self._yunet.setInputSize(size)
+        # On an input thinner than 64 px YuNet answers noise with boxes scored 1.0, some of them
+        # infinite (86 in 3,000 random frames up to 800 px wide; none once padded): pad it (black).
+        pad_y, pad_x = max(0, YUNET_MIN_SIDE - bgr.shape[0]), max(0, YUNET_MIN_SIDE - bgr.shape[1])
+        if pad_y or pad_x:
+            bgr = cv2.copyMakeBorder(bgr, 0, pad_y, 0, pad_x, cv2.BORDER_CONSTANT, value=0)
+        self._yunet.setInputSize(bgr.shape[1::-1])
         _, faces = self._yunet.detect(np.ascontiguousarray(bgr))
         # Each row: box x, y, w, h; right eye (the subject's, image-left), left eye, nose, mouth corners; score.
         return [(f[0], f[1], f[2], f[3], f[14], ((f[4], f[5]), (f[6], f[7])))
-                for f in ([] if faces is None else faces) if f[14] >= self.min_score]
+                for f in ([] if faces is None else faces) if f[14] >= self.min_score and np.isfinite(f).all()]
 
     def _grey_faces(self, image: np.ndarray, size: tuple[int, int]) -> list:
         grey = to_grey(image)

@@ -25,7 +25,8 @@ class FaceResult:
 class EmotionPipeline:
     """`detect_every` N: the detector runs on every Nth frame (and whenever no face is being
     followed); in between, the faces of the last frame are looked for only around their last
-    boxes (`FaceAligner.follow`)."""
+    boxes (`FaceAligner.follow`). A frame of another size than the last starts afresh: full
+    detection, tracks retired (their boxes belong to another image)."""
 
     def __init__(self, aligner: FaceAligner, classifier: EmotionClassifier,
                  tracker: IouTracker | None = None, detect_every: int = 1):
@@ -35,12 +36,16 @@ class EmotionPipeline:
         self.detect_every = detect_every
         self._frames_since_detection = 0
         self._last: list[AlignedFace] = []
+        self._shape: tuple[int, ...] = ()
 
     @property
     def labels(self) -> tuple[str, ...]:
         return self.classifier.labels
 
     def process(self, image: np.ndarray) -> list[FaceResult]:
+        if image.shape[:2] != self._shape:  # another camera mode, or garbage: old boxes say nothing here
+            self._shape, self._last = image.shape[:2], []
+            self.tracker.reset()
         self._frames_since_detection += 1
         if self._last and self._frames_since_detection < self.detect_every:
             faces = self.aligner.follow(image, self._last)

@@ -50,6 +50,10 @@ class IouTracker:
         self._tracks: list[_Track] = []
         self._ids = ids or itertools.count(1)  # shared by the trackers of several cameras: ids unique across them
 
+    def reset(self) -> None:
+        """Retire every track (ids are not reused)."""
+        self._tracks = []
+
     def update(self, boxes: list[Box]) -> list[int]:
         """Track ids for `boxes` (same order); unmatched boxes get new ids."""
         predicted = [t.predicted() for t in self._tracks]
