@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 from fer_ros.graph import EMOTION, PARAMS_FILE, config_dir
