@@ -151,6 +151,8 @@ def test_listen_mode_scores_a_bag_played_by_someone_else(mcap_bag, tmp_path):
         answered: set[int] = set()
         player.create_subscription(FaceEmotionArray, "/fer/emotions", lambda m: answered.add(
             m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec), 100)
+        # Both readers of the images (emotion node and listener) matched, so neither misses a frame.
+        assert spin_until(executor, lambda: publisher.get_subscription_count() >= 2, 60), "no node and listener"
         frames = read_labelled_bag(mcap_bag).frames
         warm_up = deserialize_message(frames[0].raw, Image)
         for k in range(300):

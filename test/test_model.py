@@ -211,7 +211,10 @@ def test_export_command_writes_lite_files_that_match_their_keras_file(tmp_path):
     (tmp_path / METADATA_FILE).write_text(json.dumps(card))
     assert export_model([str(tmp_path)]) == 0
     images, _ = load_split(default_data_dir(), "PublicTest")
-    for precision in ("float", "int8"):
+    # float: the same file. int8: the calibration's ranges come from float sums whose last bits
+    # depend on the CPU's instruction set, so an export on another machine than the shipped
+    # file's may quantise a few values one step apart (3.5e-4 on a score seen here).
+    for precision, atol in (("float", 1e-6), ("int8", 5e-3)):
         np.testing.assert_allclose(EmotionClassifier(tmp_path, precision=precision).scores(images[:5]),
-                                   EmotionClassifier(precision=precision).scores(images[:5]), atol=1e-6)
+                                   EmotionClassifier(precision=precision).scores(images[:5]), atol=atol)
     assert export_model([str(tmp_path / "missing")]) == 2

@@ -96,6 +96,10 @@ PARAMETERS = {
 class EmotionNode(Node):
     def __init__(self, **kwargs):
         super().__init__("emotion", **kwargs)
+        # First, so that a node stopped while it starts (SIGTERM during model loading) can be destroyed.
+        self._frame_ready = threading.Condition()
+        self._stopping = False
+        self._worker: threading.Thread | None = None
         self.params = declare_all(self, PARAMETERS)
         p = self.params
         model_dir = Path(p["model_dir"]) if p["model_dir"] else SHIPPED_IMAGE_MODEL
@@ -126,9 +130,7 @@ class EmotionNode(Node):
                                      lambda msg, t=topic: self.on_image(msg, t), LATEST_FRAME_QOS)
         self.create_timer(p["diagnostics_period"], self.publish_diagnostics)
 
-        self._frame_ready = threading.Condition()
         self._pending: dict[str, Image | CompressedImage] = {}  # the newest frame of each camera, oldest first
-        self._stopping = False
         self._last_stamp = dict.fromkeys(topics, (-1, -1))
         self._worker = threading.Thread(target=self._work, name="fer_emotion_worker", daemon=True)
         self._worker.start()
@@ -289,7 +291,8 @@ class EmotionNode(Node):
         with self._frame_ready:
             self._stopping = True
             self._frame_ready.notify()
-        self._worker.join(timeout=5.0)
+        if self._worker is not None:
+            self._worker.join(timeout=5.0)
         super().destroy_node()
 
 

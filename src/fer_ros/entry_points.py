@@ -16,7 +16,18 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
 
 
+_stop_requested = False
+
+
+def stop_requested() -> bool:
+    """True once SIGTERM came: an error raised after it (a C extension's import interrupted
+    half-way says `ImportError: initialization failed`) is part of the stop, not a fault."""
+    return _stop_requested
+
+
 def _interrupt(signum: int, frame) -> None:
+    global _stop_requested
+    _stop_requested = True
     raise KeyboardInterrupt(f"signal {signum}")
 
 
@@ -27,6 +38,10 @@ def _run(target: str) -> int:
         return getattr(import_module(module), function)()
     except KeyboardInterrupt:  # before the node's own main() could take it
         return 0
+    except Exception:
+        if stop_requested():
+            return 0
+        raise
 
 
 def camera_node() -> int:

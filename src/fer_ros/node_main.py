@@ -13,7 +13,7 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
-from fer_ros.entry_points import stop_on_sigterm
+from fer_ros.entry_points import stop_on_sigterm, stop_requested
 from fer_ros.params import ParameterError
 from fer_ros.vision.model_files import ModelFileError
 
@@ -48,9 +48,9 @@ def run_nodes(build: Callable[[list[Node]], None], spin: Callable[[list[Node]], 
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except Exception:
-        if rclpy.ok():
+        if rclpy.ok() and not stop_requested():
             raise
-        # Ctrl-C shut the context down while a node was being built: a clean stop, not an error.
+        # Ctrl-C or SIGTERM came while a node was being built: a clean stop, not an error.
     finally:
         # Ctrl-C in a terminal running `ros2 launch` reaches each node twice (the terminal's own,
         # then launch's), and launch follows up with SIGTERM: neither may interrupt the teardown.
