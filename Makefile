@@ -38,15 +38,16 @@ $(BIN)/python:
 	if [ -n "$$missing" ]; then echo "error: make setup needs:$$missing (sudo apt install$$missing)"; exit 1; fi
 	$(PYTHON) -m venv $(VENV)
 
-# The ROS wheels' cmake exports name the Python include folder of the machine that built
-# them (/opt/python/cp311-cp311); point them at this interpreter's before building messages.
+# The ROS wheels' cmake exports name the Python include folder of the machine that built them
+# (/opt/python/cp311-cp311/include/python3.11, cp312-cp312/.../python3.12, any cpXY tag): point
+# them at this interpreter's, and their numpy include at this venv's numpy, before building messages.
 $(DEPS_STAMP): requirements.txt constraints.txt | $(BIN)/python
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt -c constraints.txt
 	inc=$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])'); \
 	npinc=$$($(BIN)/python -c 'import numpy; print(numpy.get_include())'); \
-	grep -rl /opt/python/cp311-cp311 --include='*.cmake' $(VENV)/share | xargs -r sed -i \
-	  -e "s#/opt/python/cp311-cp311/include/python3.11#$$inc#g" \
-	  -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#$$npinc#g"
+	grep -rlE '/opt/python/cp[0-9]+-cp[0-9]+' --include='*.cmake' $(VENV)/share | xargs -r sed -i -E \
+	  -e "s#/opt/python/cp[0-9]+-cp[0-9]+/lib/python3\.[0-9]+t?/site-packages/numpy/(_core|core)/include#$$npinc#g" \
+	  -e "s#/opt/python/cp[0-9]+-cp[0-9]+/include/python3\.[0-9]+t?#$$inc#g"
 	touch $@
 
 # fer_msgs is built with cmake and installed into the venv prefix (its overlay): the

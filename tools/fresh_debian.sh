@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Tries the README's two commands as a new user would: a fresh Debian root (debootstrap), this
+# repository cloned into it WITHOUT ../shared, the README's apt line, then `make run` and `make test`.
+# Prints each step's exit code and the test summary. Needs root (debootstrap, chroot, mounts) and
+# Debian's archive and PyPI; about 20-30 minutes on 2 cores. Not part of `make test`.
+#
+#   sudo tools/fresh_debian.sh trixie      # Debian 13, Python 3.13
+#   sudo tools/fresh_debian.sh bookworm    # Debian 12, Python 3.11
+#
+# A second call reuses the root (delete ROOT to start over) but always clones afresh. The clone is
+# of the committed HEAD of this checkout.
+set -euo pipefail
+suite=${1:?usage: tools/fresh_debian.sh bookworm|trixie [ROOT]}
+root=${2:-/var/tmp/fer-root-$suite}
+repo=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
+mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+[ "$(id -u)" = 0 ] || { echo "error: tools/fresh_debian.sh needs root (debootstrap, chroot, mounts)"; exit 2; }
+command -v debootstrap >/dev/null || { echo "error: needs debootstrap (apt install debootstrap)"; exit 2; }
+
+if [ ! -x "$root/usr/bin/apt-get" ]; then
+  echo "== debootstrap $suite into $root"
+  debootstrap --variant=minbase --include=ca-certificates,git,iproute2,procps "$suite" "$root" "$mirror" \
+    > "/var/tmp/debootstrap-$suite.log" 2>&1 || { tail -n 20 "/var/tmp/debootstrap-$suite.log"; exit 1; }
+fi
+mounted=()
+bind() { mkdir -p "$root$1"; mount --bind "$1" "$root$1"; mounted=("$root$1" "${mounted[@]}"); }
+cleanup() { for m in "${mounted[@]}"; do umount -l "$m" || true; done; }
+trap cleanup EXIT
+mount -t proc proc "$root/proc"; mounted=("$root/proc")
+bind /sys; bind /dev; bind /dev/pts; bind /dev/shm
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+# This machine reaches PyPI through a TLS proxy whose certificate the host's bundle holds.
+cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/host-ca-certificates.crt"
+
+rm -rf "$root/root/fer_ros"
+git clone --quiet "$repo" "$root/root/fer_ros"
+in_root() { chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  LANG=C.UTF-8 PIP_CERT=/etc/ssl/certs/host-ca-certificates.crt PIP_DEFAULT_TIMEOUT=180 bash -c "$1"; }
+
+echo "== $(in_root '. /etc/os-release; echo $PRETTY_NAME'), $(in_root 'python3 --version 2>/dev/null || echo no python3 yet')"
+echo "== the README's apt line"
+in_root 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-dev cmake g++ make > /var/tmp/apt.log 2>&1' \
+  || { tail -n 20 "$root/var/tmp/apt.log"; exit 1; }
+echo "== $(in_root 'python3 --version'); ../shared: $(in_root 'ls -d /root/shared 2>/dev/null || echo absent')"
+set +e
+echo "== make run"
+start=$(date +%s)
+in_root 'cd /root/fer_ros && make run' > "$root/var/tmp/make-run.log" 2>&1
+run_rc=$?
+tail -n 12 "$root/var/tmp/make-run.log"
+echo "make run: exit $run_rc in $(( $(date +%s) - start )) s (log $root/var/tmp/make-run.log)"
+echo "== make test"
+start=$(date +%s)
+in_root 'cd /root/fer_ros && make test PYTEST_ARGS="-p no:cacheprovider -rs"' > "$root/var/tmp/make-test.log" 2>&1
+test_rc=$?
+grep -E "^SKIPPED|^FAILED|^ERROR|passed|failed" "$root/var/tmp/make-test.log" | tail -n 60
+echo "make test: exit $test_rc in $(( $(date +%s) - start )) s (log $root/var/tmp/make-test.log)"
+echo "== $suite: make run exit $run_rc, make test exit $test_rc"
+[ "$run_rc" = 0 ] && [ "$test_rc" = 0 ]
