@@ -90,6 +90,33 @@ class DistillationLoss(keras.losses.Loss):
 
 
 @keras.saving.register_keras_serializable(package="fer")
+class LogitAdjustedLoss(keras.losses.Loss):
+    """Cross-entropy of softmax(log-score + tau log prior) (Menon et al., ICLR 2021): the network
+    learns scores with the training prior divided out, so rare classes (disgust 0.5 %, fear 2 % of
+    the crowd's majority) are not lost to it; the crowd's decision adds tau log prior back."""
+
+    def __init__(self, log_prior: list[float], tau: float = 1.0, label_smoothing: float = 0.0, **kwargs):
+        super().__init__(name=kwargs.pop("name", "logit_adjusted_loss"), **kwargs)
+        self.log_prior, self.tau, self.label_smoothing = list(log_prior), tau, label_smoothing
+
+    def call(self, y_true, y_pred):
+        from keras import ops
+
+        adjusted = ops.log(ops.clip(y_pred, 1e-7, 1.0)) + self.tau * ops.convert_to_tensor(self.log_prior)
+        return keras.losses.categorical_crossentropy(y_true, ops.softmax(adjusted, axis=-1),
+                                                     label_smoothing=self.label_smoothing)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "log_prior": self.log_prior, "tau": self.tau,
+                "label_smoothing": self.label_smoothing}
+
+
+def training_prior(targets: np.ndarray) -> np.ndarray:
+    """Mean target distribution over the training images: the class prior the loss divides out."""
+    return targets.mean(axis=0) / targets.mean(axis=0).sum()
+
+
+@keras.saving.register_keras_serializable(package="fer")
 def label_accuracy(y_true, y_pred):
     """Accuracy against the one-hot labels in the first columns of `y_true` (also with teachers' scores)."""
     from keras import ops
@@ -151,6 +178,8 @@ def train(args: argparse.Namespace) -> int:
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing)
         if args.teachers:
             loss = DistillationLoss(args.distill_temperature, args.label_smoothing)
+        elif args.logit_adjust:
+            loss = LogitAdjustedLoss(np.log(training_prior(targets)).tolist(), args.logit_adjust, args.label_smoothing)
         model.compile(optimizer=_optimizer(args), loss=loss, metrics=[label_accuracy])
     y_train_1hot = targets
     train_classes = np.argmax(targets, axis=1)

@@ -56,6 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--erase", type=float, default=0.0, help="augmentation: random erasing in this fraction")
     p.add_argument("--class-weight", choices=("none", "sqrt", "balanced"), default="none",
                    help="weight classes by inverse frequency (balanced) or its square root (disgust: 436 images)")
+    p.add_argument("--logit-adjust", type=float, default=0.0, metavar="TAU",
+                   help="logit-adjusted loss: add TAU log(training prior) to the log-scores before the "
+                        "cross-entropy, so the network learns class-balanced scores (0: off)")
     p.add_argument("--patience", type=int, default=0, help="stop after N epochs without a better PublicTest (0: off)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.* if present")
     p.add_argument("--teachers", type=Path, nargs="+", metavar="DIR",
