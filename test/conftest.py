@@ -14,6 +14,8 @@ os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix="fer_ros_log_"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from needs import ROS2_TOOLS_MISSING  # noqa: E402
+
 from fer_ros.graph import use_shared_memory_profile  # noqa: E402
 
 use_shared_memory_profile()
@@ -24,7 +26,7 @@ def workspace(tmp_path_factory) -> Path:
     """A colcon workspace with this package built on top of the venv, which ../shared/ros2cli
     makes act as /opt/ros/kilted (built once per test run: the ros2 tools and the network test use it)."""
     if not (Path(sys.prefix) / "setup.bash").is_file():
-        pytest.skip("the real ros2 tools come from ../shared/ros2cli (make setup installs them)")
+        pytest.skip(ROS2_TOOLS_MISSING)
     root = Path(__file__).resolve().parents[1]
     ws = tmp_path_factory.mktemp("fer_ws")
     build = subprocess.run(

@@ -6,9 +6,11 @@ import os
 import subprocess
 
 import cv2
+import needs
 import numpy as np
 import pytest
 from ros_helpers import ROOT
+from shipped_faces import real_faces
 
 from fer_ros.sample_clip import face_frame, write_clip
 from fer_ros.vision.align import FaceAligner
@@ -124,6 +126,7 @@ def test_class_folders_named_by_annotation_words_are_labelled(tmp_path):
     assert summary["unlabelled"] == [str(tmp_path / "frames" / "contempt" / "contempt_clip")]
 
 
+@needs.data_sets("fer2013")
 def test_make_clips_writes_the_extract_frames_layout_that_create_list_reads(tmp_path):
     result = run("fer-make-clips", "--out", str(tmp_path), "--splits", "PublicTest", "--limit", "14")
     assert result.returncode == 0, result.stderr
@@ -137,7 +140,7 @@ def test_make_clips_writes_the_extract_frames_layout_that_create_list_reads(tmp_
 
 
 def test_synthetic_clips_vary_from_frame_to_frame_but_keep_the_face():
-    stills, _ = load_split(default_data_dir(), "PublicTest")
+    stills = real_faces(1)
     clip = synthesize_clip(stills[0], clip_rng(1, "PublicTest", 0))
     assert clip.shape == (CLIP_LENGTH, 48, 48) and clip.dtype == np.uint8
     assert np.array_equal(clip, synthesize_clip(stills[0], clip_rng(1, "PublicTest", 0)))  # deterministic
@@ -243,6 +246,7 @@ def test_longer_clip_length_samples_12_frames_evenly():
         ClipStage({"c3d": stage.models["c3d"]}, length=8)
 
 
+@needs.data_sets("fer2013")
 def test_clip_training_and_evaluation_commands_end_to_end(tmp_path):
     for split in ("Training", "PublicTest"):
         assert run("fer-make-clips", "--out", str(tmp_path), "--splits", split, "--limit", "21").returncode == 0
@@ -303,6 +307,7 @@ def test_a_bad_clip_list_is_refused_with_the_reason(tmp_path):
     assert result.returncode == 2 and "do not hold 12 frames" in result.stderr
 
 
+@needs.data_sets("fer2013", "ferplus")
 def test_onset_clips_begin_neutral_and_keep_the_expression_label():
     from fer_training.ferplus import load_votes, majority
 

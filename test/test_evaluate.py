@@ -3,21 +3,22 @@
 import json
 
 import cv2
+import needs
 import numpy as np
 import pytest
+from shipped_faces import aligned_faces
 
 from fer_ros.vision.classify import EmotionClassifier
 from fer_ros.vision.labels import LABELS
 from fer_training.evaluate import main as evaluate_main
-from fer_training.fer2013 import default_data_dir, load_split
+from fer_training.fer2013 import default_data_dir
 
 
 @pytest.fixture(scope="module")
 def tiles():
-    """Three PublicTest faces of each class (real faces, known labels)."""
-    images, labels = load_split(default_data_dir(), "PublicTest")
-    picked = np.concatenate([np.flatnonzero(labels == c)[:3] for c in range(len(LABELS))])
-    return images[picked], labels[picked]
+    """Three aligned crops of real faces under each class: the bundled face (these tests check
+    the counting, the confusion matrix and the files, against the model called directly)."""
+    return aligned_faces(3 * len(LABELS)), np.arange(3 * len(LABELS)) % len(LABELS)
 
 
 def test_folder_dataset_counts_confusion_json_and_plot(tmp_path, tiles):
@@ -50,14 +51,18 @@ def test_emotions_without_a_fer_class_are_reported_apart(tmp_path, tiles):
         cv2.imwrite(str(tmp_path / f"{i}.png"), image)
         rows.append(f"{i}.png,{LABELS[label] if i < 4 else -1}")  # the last two: "contempt"
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
-    from fer_training.evaluate import evaluate
     from fer_training.labelled_images import labelled_images
 
     assert len(list(labelled_images(f"folder:{tmp_path}", tmp_path, tmp_path / "labels.csv"))) == 4
     every = list(labelled_images(f"folder:{tmp_path}", tmp_path, tmp_path / "labels.csv", with_unmapped=True))
     assert [item.label for item in every] == [*labels[:4].tolist(), -1, -1]
-    classifier = EmotionClassifier()
-    report = evaluate(classifier, "ckplus", default_data_dir())
+
+
+@needs.data_sets("ckplus48")
+def test_ckplus_contempt_is_reported_apart():
+    from fer_training.evaluate import evaluate
+
+    report = evaluate(EmotionClassifier(), "ckplus", default_data_dir())
     assert report["n"] == 927 and report["no_fer_class"]["n"] == 54
     assert sum(report["no_fer_class"]["predicted"].values()) == 54
 
@@ -82,6 +87,7 @@ def test_training_with_a_missing_data_folder_gives_one_line_and_exit_code_2(tmp_
     assert "error: FER2013 labels not found: /missing" in capsys.readouterr().err
 
 
+@needs.data_sets("fer2013", "ferplus")
 def test_ferplus_evaluation_uses_the_crowd_majority_and_counts_what_it_leaves_out():
     from fer_ros.vision.classify import EmotionClassifier
     from fer_training.evaluate import evaluate
@@ -95,14 +101,19 @@ def test_ferplus_evaluation_uses_the_crowd_majority_and_counts_what_it_leaves_ou
     assert original["n"] == 3589 and report["accuracy"] != original["accuracy"]
 
 
-def test_calibration_needs_a_model_folder_and_uses_the_labels_the_model_was_trained_for(capsys):
+def test_calibration_needs_a_model_folder(capsys):
     from fer_training.calibrate import main as calibrate
-    from fer_training.calibrate import truth_of
-    from fer_training.fer2013 import default_data_dir
 
     with pytest.raises(SystemExit) as stop:  # never the installed model's files by default
         calibrate([])
     assert stop.value.code == 2 and "--model" in capsys.readouterr().err
+
+
+@needs.data_sets("fer2013", "ferplus")
+def test_calibration_uses_the_labels_the_model_was_trained_for():
+    from fer_training.calibrate import truth_of
+    from fer_training.fer2013 import default_data_dir
+
     images, truth = truth_of(default_data_dir(), "PrivateTest", "ferplus")
     assert len(images) == len(truth) == 3137 and truth.min() >= 0
     assert len(truth_of(default_data_dir(), "PrivateTest", "fer2013")[1]) == 3589

@@ -4,18 +4,15 @@ then `ros2 launch`, `ros2 topic echo`, `ros2 param set`, `ros2 run`, `ros2 pkg x
 (SIGINT to the launch's process group)."""
 
 import subprocess
-import sys
-from pathlib import Path
 
-import pytest
+import needs
 import yaml
 from ros_helpers import ROOT, ctrl_c, echo_once, in_workspace, wait_for_line
 
 from fer_ros.sample_clip import SAMPLE_CLIP, write_clip
 from fer_ros.vision.labels import LABELS
 
-pytestmark = pytest.mark.skipif(not (Path(sys.prefix) / "setup.bash").is_file(),
-                                reason="the real ros2 tools come from ../shared/ros2cli (make setup installs them)")
+pytestmark = needs.ros2_tools
 
 
 def test_ros2_run_and_pkg_find_both_packages(workspace):

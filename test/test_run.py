@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 
+import needs
 import pytest
 from ros_helpers import PARAMS, ROOT
 
@@ -78,6 +79,7 @@ def test_emotion_node_refuses_a_bad_parameter_and_a_missing_model(tmp_path):
     assert missing.returncode == 2 and str(tmp_path / METADATA_FILE) in missing.stderr
 
 
+@needs.data_sets("fer2013", "ferplus")
 def test_fer_evaluate_reproduces_the_model_card(tmp_path):
     # The shipped model learnt the FER+ crowd's labels: its card's PrivateTest figure against the
     # FER+ majority, by the float file (the Keras model's scores to 1e-5).

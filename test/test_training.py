@@ -1,11 +1,15 @@
-"""fer-train-image end to end on a small slice of FER2013 (the real data, one epoch)."""
+"""fer-train-image end to end on a small slice of FER2013 (the real data, one epoch), and its
+parts (augmentation, class weights, losses) on any real faces."""
 
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import needs
 import numpy as np
+import pytest
+from shipped_faces import real_faces
 
 import fer_training.image_training as image_training
 import fer_training.train_image as train_image
@@ -15,6 +19,7 @@ from fer_training.augment import augment
 from fer_training.fer2013 import default_data_dir, load_split
 
 
+@needs.data_sets("fer2013")
 def test_fer2013_splits_have_the_documented_sizes():
     for split, n in [("PublicTest", 3589), ("PrivateTest", 3589)]:
         images, labels = load_split(default_data_dir(), split)
@@ -23,12 +28,13 @@ def test_fer2013_splits_have_the_documented_sizes():
 
 
 def test_augment_keeps_shape_and_changes_pixels():
-    images, _ = load_split(default_data_dir(), "PublicTest")
-    out = augment(images[:32], np.random.default_rng(0))
+    images = real_faces(32)
+    out = augment(images, np.random.default_rng(0))
     assert out.shape == (32, 48, 48) and out.dtype == np.uint8
-    assert np.mean(out != images[:32]) > 0.5
+    assert np.mean(out != images) > 0.5
 
 
+@needs.data_sets("fer2013")
 def test_training_command_writes_a_loadable_model(tmp_path, monkeypatch):
     monkeypatch.setattr(image_training, "load_split",
                         lambda data_dir, split: tuple(a[::60] for a in load_split(data_dir, split)))
@@ -41,6 +47,7 @@ def test_training_command_writes_a_loadable_model(tmp_path, monkeypatch):
     assert EmotionClassifier(tmp_path).scores(np.zeros((2, 48, 48), np.uint8)).shape == (2, 7)
 
 
+@needs.data_sets("fer2013", "ferplus")
 def test_training_on_the_ferplus_votes_selects_and_reports_on_their_majority(tmp_path, monkeypatch):
     from fer_training.ferplus import load_votes
 
@@ -61,6 +68,7 @@ def test_training_on_the_ferplus_votes_selects_and_reports_on_their_majority(tmp
     assert set(accuracy) == {"Training", "PublicTest", "PrivateTest", "PrivateTest (FER+ majority)"}
 
 
+@needs.data_sets("fer2013")
 def test_training_resumes_from_its_checkpoint_with_the_new_options(tmp_path, monkeypatch):
     monkeypatch.setattr(image_training, "load_split",
                         lambda data_dir, split: tuple(a[::90] for a in load_split(data_dir, split)))
@@ -80,13 +88,35 @@ def test_class_weights_and_new_augmentations():
     weights = image_training.class_weights(labels, "balanced", 2)
     assert np.allclose(weights * np.bincount(labels), 50.0)  # each class weighs the same in total
     assert np.allclose(image_training.class_weights(labels, "none", 2), 1.0)
-    images, _ = load_split(default_data_dir(), "PublicTest")
-    plain = augment(images[:64], np.random.default_rng(3))
-    assert np.array_equal(plain, augment(images[:64], np.random.default_rng(3), brightness=0.0, erase=0.0))
-    erased = augment(images[:64], np.random.default_rng(3), erase=1.0)
+    images = real_faces(32)
+    plain = augment(images, np.random.default_rng(3))
+    assert np.array_equal(plain, augment(images, np.random.default_rng(3), brightness=0.0, erase=0.0))
+    erased = augment(images, np.random.default_rng(3), erase=1.0)
     assert np.mean(np.any(erased != plain, axis=(1, 2))) == 1.0  # every image got a rectangle
 
 
+def test_logit_adjusted_loss_adds_tau_log_prior_before_the_cross_entropy():
+    import keras
+
+    prior = np.array([0.1, 0.2, 0.7])
+    scores = np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]], np.float32)
+    truth = np.array([[1, 0, 0], [0, 0, 1]], np.float32)
+    adjusted = np.log(scores) + 0.5 * np.log(prior)
+    adjusted = np.exp(adjusted) / np.exp(adjusted).sum(axis=1, keepdims=True)
+    expected = -np.mean(np.log((truth * adjusted).sum(axis=1)))
+    loss = image_training.LogitAdjustedLoss(np.log(prior).tolist(), tau=0.5)
+    assert float(loss(truth, scores)) == pytest.approx(expected, rel=1e-5)
+    plain = keras.losses.CategoricalCrossentropy()(truth, scores)
+    assert float(image_training.LogitAdjustedLoss(np.log(prior).tolist(), tau=0.0)(truth, scores)) == pytest.approx(
+        float(plain), rel=1e-5)
+    # A face of a rare class costs more, one of a frequent class less: rare classes must score higher.
+    each = image_training.LogitAdjustedLoss(np.log(prior).tolist(), tau=0.5, reduction=None)(truth, scores)
+    plain_each = keras.losses.CategoricalCrossentropy(reduction=None)(truth, scores)
+    assert float(each[0]) > float(plain_each[0]) and float(each[1]) < float(plain_each[1])
+    assert np.allclose(image_training.training_prior(np.array([[1, 0, 0], [0.5, 0.5, 0]])), [0.75, 0.25, 0])
+
+
+@needs.data_sets("fer2013")
 def test_preprocess_writes_a_drop_in_data_folder(tmp_path):
     from fer_training.preprocess_fer2013 import main as preprocess
 

@@ -26,7 +26,9 @@ mounted=()
 bind() { mkdir -p "$root$1"; mount --bind "$1" "$root$1"; mounted=("$root$1" "${mounted[@]}"); }
 cleanup() { for m in "${mounted[@]}"; do umount -l "$m" || true; done; }
 trap cleanup EXIT
-mount -t proc proc "$root/proc"; mounted=("$root/proc")
+# The root bound onto itself: a mount point, as / is on a real machine (`ip netns exec` needs it).
+mount --bind "$root" "$root"; mounted=("$root")
+mount -t proc proc "$root/proc"; mounted=("$root/proc" "${mounted[@]}")
 bind /sys; bind /dev; bind /dev/pts; bind /dev/shm
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 # This machine reaches PyPI through a TLS proxy whose certificate the host's bundle holds.

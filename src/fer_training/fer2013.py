@@ -1,6 +1,7 @@
 """Reads the FER2013 mosaics described in ../shared/data/README.md."""
 
 import csv
+import os
 from pathlib import Path
 
 import cv2
@@ -11,8 +12,14 @@ TILE = 48
 TILES_PER_ROW = 100
 
 
+DATA_DIR_VARIABLE = "FER_DATA_DIR"
+
+
 def default_data_dir() -> Path:
-    """`../shared/data` beside the source checkout, else beside the working directory."""
+    """$FER_DATA_DIR where set (a user's own copy of the data sets), else `../shared/data` beside
+    the source checkout, else beside the working directory."""
+    if os.environ.get(DATA_DIR_VARIABLE):
+        return Path(os.environ[DATA_DIR_VARIABLE])
     beside_checkout = Path(__file__).resolve().parents[3] / "shared" / "data"
     return beside_checkout if beside_checkout.is_dir() else Path("../shared/data")
 

@@ -20,9 +20,11 @@ import dlib
 import numpy as np
 
 from fer_ros.vision.image_ops import to_bgr8, to_grey
+from fer_ros.vision.model_files import ModelFileError
 
 DETECTORS = ("yunet", "hog", "haar")
 YUNET_MODEL = Path(__file__).resolve().parents[1] / "models" / "face_detector" / "face_detection_yunet_2023mar.onnx"
+YUNET_MIN_OPENCV = (4, 8)  # the 2023mar model's layers; 4.6 (Debian 12, Ubuntu 24.04 apt) cannot read it
 REGION_SIDE = 128  # YuNet's input for a region around a tracked face (about twice the face)
 YUNET_MIN_SIDE = 64  # thinner inputs (after shrinking) are padded to it
 DEFAULT_MIN_SCORE = {"yunet": 0.75, "hog": 0.35, "haar": 0.0}
@@ -46,6 +48,15 @@ class Detection(NamedTuple):
     box: Box
     score: float
     eyes: tuple[Point, Point] | None = None
+
+
+def check_opencv_for_yunet(version: str) -> None:
+    """Refuse, with the fix, an OpenCV too old for the shipped YuNet (a ROS install's apt OpenCV
+    4.6 in front of pip's): its own error names a layer id and not the cause."""
+    if tuple(int(part) for part in version.split(".")[:2]) < YUNET_MIN_OPENCV:
+        raise ModelFileError(f"OpenCV {version} (from {Path(cv2.__file__).parent}) cannot load {YUNET_MODEL.name}; "
+                           "it needs OpenCV >= 4.8: pip install -c constraints-ros-apt.txt 'opencv-python-headless<5' "
+                           "in the venv (README), or detector:=hog")
 
 
 class FaceDetector:
@@ -74,6 +85,7 @@ class FaceDetector:
         if method == "yunet":
             if not YUNET_MODEL.is_file():
                 raise FileNotFoundError(f"YuNet model file not found: {YUNET_MODEL}")
+            check_opencv_for_yunet(cv2.__version__)
             # Every score kept here; min_score is applied below, so it can change at run time.
             self._yunet = cv2.FaceDetectorYN.create(str(YUNET_MODEL), "", (320, 320), 0.3, 0.3, 64)
         elif method == "hog":
