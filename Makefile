@@ -2,7 +2,10 @@
 # call reinstalls nothing (each step leaves a stamp file in .venv that make compares).
 SHELL := /bin/bash
 PYTHON ?= python3
-VENV := .venv
+# Overridable for other venvs (tools/apt_numpy1.sh builds one over a ROS-from-apt style Python).
+VENV ?= .venv
+REQUIREMENTS ?= requirements.txt
+CONSTRAINTS ?= constraints.txt
 BIN := $(VENV)/bin
 DEPS_STAMP := $(VENV)/.stamp-deps
 MSGS_STAMP := $(VENV)/.stamp-fer_msgs
@@ -16,7 +19,7 @@ SHARED ?= ../shared
 ROS2CLI := $(wildcard $(SHARED)/ros2cli/install.sh)
 HRI_MSGS := $(wildcard $(SHARED)/ros4hri/hri_msgs/package.xml)
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test bench check-apt clean
 
 setup: $(PKG_STAMP) $(TOOLS_STAMP) $(HRI_STAMP)
 
@@ -28,6 +31,11 @@ test: setup
 
 bench: setup
 	$(BIN)/fer-bench $(ARGS)
+
+# Not part of `make test` (it installs Debian packages; root): the README's pip line for a ROS
+# install over apt's numpy 1.x and OpenCV 4.6, checked (tools/apt_numpy1.sh).
+check-apt:
+	tools/apt_numpy1.sh
 
 # A stock Debian 12 / Ubuntu 24.04 lacks the venv module and the headers and tools the message
 # build needs: say what to install rather than fail half-way.
@@ -41,8 +49,8 @@ $(BIN)/python:
 # The ROS wheels' cmake exports name the Python include folder of the machine that built them
 # (/opt/python/cp311-cp311/include/python3.11, cp312-cp312/.../python3.12, any cpXY tag): point
 # them at this interpreter's, and their numpy include at this venv's numpy, before building messages.
-$(DEPS_STAMP): requirements.txt constraints.txt | $(BIN)/python
-	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt -c constraints.txt
+$(DEPS_STAMP): $(REQUIREMENTS) $(CONSTRAINTS) | $(BIN)/python
+	$(BIN)/pip install --disable-pip-version-check -q -r $(REQUIREMENTS) $(addprefix -c ,$(CONSTRAINTS))
 	inc=$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])'); \
 	npinc=$$($(BIN)/python -c 'import numpy; print(numpy.get_include())'); \
 	grep -rlE '/opt/python/cp[0-9]+-cp[0-9]+' --include='*.cmake' $(VENV)/share | xargs -r sed -i -E \
@@ -55,9 +63,9 @@ $(DEPS_STAMP): requirements.txt constraints.txt | $(BIN)/python
 # venv, not build/: that is colcon's, and colcon would reuse a CMake cache pointing at the venv.
 # $(call build_msgs,SOURCE_DIR,NAME): configure, build and install a message package into the venv.
 define build_msgs
-	mkdir -p $(MSG_BUILD); export AMENT_PREFIX_PATH=$(CURDIR)/$(VENV) CMAKE_PREFIX_PATH=$(CURDIR)/$(VENV); \
-	cmake -S $(1) -B $(MSG_BUILD)/$(2) -DCMAKE_INSTALL_PREFIX=$(CURDIR)/$(VENV) \
-	  -DPython3_EXECUTABLE=$(CURDIR)/$(BIN)/python -DBUILD_TESTING=OFF > $(MSG_BUILD)/$(2).log 2>&1 \
+	mkdir -p $(MSG_BUILD); export AMENT_PREFIX_PATH=$(abspath $(VENV)) CMAKE_PREFIX_PATH=$(abspath $(VENV)); \
+	cmake -S $(1) -B $(MSG_BUILD)/$(2) -DCMAKE_INSTALL_PREFIX=$(abspath $(VENV)) \
+	  -DPython3_EXECUTABLE=$(abspath $(BIN))/python -DBUILD_TESTING=OFF > $(MSG_BUILD)/$(2).log 2>&1 \
 	&& cmake --build $(MSG_BUILD)/$(2) -j2 >> $(MSG_BUILD)/$(2).log 2>&1 \
 	&& cmake --install $(MSG_BUILD)/$(2) >> $(MSG_BUILD)/$(2).log 2>&1 \
 	|| { tail -n 30 $(MSG_BUILD)/$(2).log; exit 1; }

@@ -1,5 +1,5 @@
 """Skip marks for tests that need what `../shared` provides and a clone from the internet lacks:
-the data sets (README, "Data sets"), the real ros2 tools and hri_msgs. Each skip names what is
+the data sets (docs/install.md), the real ros2 tools and hri_msgs. Each skip names what is
 missing in one line; everything else runs without them."""
 
 import importlib
@@ -18,8 +18,8 @@ DATA_SET_FILES = {"fer2013": "fer2013/labels.csv", "ferplus": "fer2013/ferplus.c
 def data_sets(*names: str) -> pytest.MarkDecorator:
     """Skip unless every named data set is in the data folder."""
     missing = [n for n in names if not (default_data_dir() / DATA_SET_FILES[n]).is_file()]
-    return pytest.mark.skipif(bool(missing), reason=f"needs the data set(s) {', '.join(missing)} in "
-                              f"{default_data_dir()} (../shared/data or ${DATA_DIR_VARIABLE}; README, Data sets)")
+    return pytest.mark.skipif(bool(missing), reason=f"needs the data set(s) {', '.join(missing)}, not in "
+                              f"{default_data_dir()} (set ${DATA_DIR_VARIABLE}: docs/install.md)")
 
 
 ROS2_TOOLS_MISSING = "needs the real ros2 tools from ../shared/ros2cli (make setup installs them)"

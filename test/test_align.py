@@ -6,7 +6,8 @@ import pytest
 
 from fer_ros.sample_clip import face_photo
 from fer_ros.vision.align import EYE_LINE, FaceAligner, align_face, get_faces
-from fer_ros.vision.detect import FaceDetector
+from fer_ros.vision.detect import FaceDetector, check_opencv_for_yunet
+from fer_ros.vision.model_files import ModelFileError
 
 
 def eye_angle(left, right) -> float:
@@ -80,6 +81,15 @@ def test_haar_detector_also_finds_the_face():
     grey = cv2.cvtColor(face_photo(), cv2.COLOR_BGR2GRAY)
     boxes = [d.box for d in FaceDetector("haar").detect(grey)]
     assert any(b.x < 223 < b.x + b.w and b.y < 127 < b.y + b.h for b in boxes)
+
+
+def test_an_opencv_too_old_for_yunet_is_refused_with_the_fix():
+    # apt's OpenCV 4.6 (Ubuntu 24.04, Debian 12) in front of pip's would fail inside
+    # FaceDetectorYN.create with "Layer with requested id=-1 not found".
+    with pytest.raises(ModelFileError, match=r"OpenCV 4\.6\.0 .* needs OpenCV >= 4\.8.*constraints-ros-apt\.txt"):
+        check_opencv_for_yunet("4.6.0")
+    for version in ("4.8.0", "4.11.0", "4.14.0-dev"):
+        check_opencv_for_yunet(version)
 
 
 def test_bad_detector_name_is_refused():

@@ -6,15 +6,20 @@ FFMPEG); the nodes say in one line of their own what failed and what they do abo
 
 import cv2
 
+# OpenCV 4.12 and later: cv2.utils.logging; up to 4.11 (the newest wheel for numpy 1.x, what a
+# ROS install from apt needs): cv2.getLogLevel / cv2.setLogLevel. Silent is 0 in both.
+_LOGGING = getattr(cv2.utils, "logging", cv2)
+LOG_LEVEL_SILENT = 0
+
 
 def open_capture(source: int | str) -> cv2.VideoCapture | None:
     """An opened capture of a camera index or a video file, or None when it cannot be opened."""
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    level = _LOGGING.getLogLevel()
+    _LOGGING.setLogLevel(LOG_LEVEL_SILENT)
     try:
         capture = cv2.VideoCapture(source)
     finally:
-        cv2.utils.logging.setLogLevel(level)
+        _LOGGING.setLogLevel(level)
     if capture.isOpened():
         return capture
     capture.release()
