@@ -7,7 +7,7 @@
 The nodes come from fer_ros.graph.GRAPH, the same description fer-run uses. A video file is
 played in lockstep by default: its first frame goes out once the emotion node is ready and each
 next one once the last one's result arrived, so every frame is answered however slow the start
-(`lockstep:=false` plays it at its own rate, dropping frames like a camera). `hri:=true` also
+(`lockstep:=false` plays it at its own rate once anyone reads it, dropping frames like a camera). `hri:=true` also
 publishes ROS4HRI (REP-155) faces under /humans/faces/; `reactions:=true` adds the example
 behaviour node (`emotion_reactions`, /fer/reactions). Two computers: `nodes:=camera` on the
 robot and `nodes:=emotion` on the other (same ROS_DOMAIN_ID), `transport:=compressed` on both
@@ -17,7 +17,7 @@ for a link slower than raw frames need (README, "Running on two computers").
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
 from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration, PythonExpression
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
@@ -55,7 +55,9 @@ def generate_launch_description() -> LaunchDescription:
                for name, (default, text) in arguments.items()]
     nodes = LaunchConfiguration("nodes")
     side = {CAMERA: "camera", EMOTION: "emotion", REACTIONS: "emotion"}  # which side of a split graph runs it
-    actions += [SetEnvironmentVariable(key, value) for key, value in dds_environment().items()]
+    # The shipped Fast DDS profile, unless the user's environment names one of its own.
+    actions += [SetEnvironmentVariable(key, EnvironmentVariable(key, default_value=value))
+                for key, value in dds_environment().items()]
     overrides = {
         CAMERA: [{"video": LaunchConfiguration("video"),
                   "lockstep": ParameterValue(LaunchConfiguration("lockstep"), value_type=bool),

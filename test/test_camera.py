@@ -1,9 +1,11 @@
 """The camera node: a missing camera is retried (log line, ERROR in /diagnostics) and comes back;
-a video file that cannot be opened stops it with the reason."""
+a video file that cannot be opened stops it with the reason; a video file waits, saying so, for
+its reader: any reader, or in lockstep the emotion node answering on `results_topic`."""
 
 import subprocess
 
 from diagnostic_msgs.msg import DiagnosticArray
+from fer_msgs.msg import FaceEmotionArray
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 from ros_helpers import ros_node, spin_until
@@ -52,3 +54,45 @@ def test_a_video_file_that_cannot_be_opened_stops_the_node_with_the_reason(tmp_p
     result = subprocess.run([bin_path("camera_node"), "--ros-args", "-p", f"video:={tmp_path / 'none.mp4'}"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "cannot open video file" in result.stderr
+
+
+def test_a_video_file_not_in_lockstep_plays_for_any_reader_after_saying_what_it_waits_for():
+    # No emotion node at all: rviz or `ros2 bag record` may be the only reader of a file.
+    with ros_node("fer_video_reader") as (context, probe, executor):
+        camera = camera_node.CameraNode(context=context, namespace="reader_cam", parameter_overrides=[
+            Parameter("video", value=str(SAMPLE_CLIP)), Parameter("lockstep", value=False)])
+        logged: list[str] = []
+        camera.get_logger().info = lambda text, **kwargs: logged.append(text)  # what it says while it waits
+        executor.add_node(camera)
+        try:
+            spin_until(executor, lambda: False, 0.5)
+            assert camera.published == 0 and any("waiting until someone reads it" in line for line in logged)
+            frames = []
+            probe.create_subscription(Image, "/reader_cam/image_raw", frames.append, qos_profile_sensor_data)
+            assert spin_until(executor, lambda: len(frames) >= 10, 30), f"{len(frames)} frames"
+        finally:
+            executor.remove_node(camera)
+            camera.destroy_node()
+
+
+def test_lockstep_waits_for_the_emotion_node_where_results_topic_says():
+    # A namespaced emotion node: lockstep follows its results, not the default /fer/emotions.
+    from fer_ros.emotion_node import EmotionNode
+
+    with ros_node("fer_lockstep_probe") as (context, probe, executor):
+        emotion = EmotionNode(context=context, namespace="/robot1", parameter_overrides=[
+            Parameter("image_topic", value="/robot1_cam/image_raw"), Parameter("clip_model", value="none")])
+        camera = camera_node.CameraNode(context=context, namespace="robot1_cam", parameter_overrides=[
+            Parameter("video", value=str(SAMPLE_CLIP)), Parameter("results_topic", value="/robot1/emotions")])
+        results = []
+        probe.create_subscription(FaceEmotionArray, "/robot1/emotions", results.append, 100)
+        executor.add_node(emotion)
+        executor.add_node(camera)
+        try:
+            assert spin_until(executor, lambda: camera.finished, 120), f"{camera.published} frames sent"
+            spin_until(executor, lambda: len(results) >= camera.published, 5)
+            assert camera.published == 60 and camera.lost == 0 and len(results) == 60
+        finally:
+            for node in (camera, emotion):
+                executor.remove_node(node)
+                node.destroy_node()

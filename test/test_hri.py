@@ -114,3 +114,50 @@ def test_cropped_face_is_scaled_into_the_square_centred_and_zero_padded():
     out = fit_into_square(image, (50, 20, 80, 40), 128)  # 80x40 box: 128x64 inside 128x128
     assert out.shape == (128, 128, 3)
     assert (out[32:96] == 255).all() and (out[:32] == 0).all() and (out[96:] == 0).all()
+
+
+@needs.hri_msgs
+def test_per_face_publishers_are_made_and_destroyed_on_the_executors_thread():
+    # rclpy entities belong to the thread that spins the node, not to the node's worker thread.
+    import threading
+
+    from rclpy.parameter import Parameter
+
+    from fer_ros.emotion_node import EmotionNode
+
+    threads: list[tuple[str, str]] = []
+    with ros_node("hri_thread_probe") as (context, probe, executor):
+        node = EmotionNode(context=context, namespace="/hri_threads", parameter_overrides=[
+            Parameter("image_topic", value="/hri_threads/image"), Parameter("hri", value=True),
+            Parameter("clip_model", value="none")])
+        for name in ("create_publisher", "destroy_publisher"):
+            original = getattr(node, name)
+
+            def recorded(*args, _original=original, _name=name, **kwargs):
+                topic = args[1] if _name == "create_publisher" else args[0].topic_name
+                if topic.startswith("/humans/faces/f"):  # a face's own topics
+                    threads.append((_name, threading.current_thread().name))
+                return _original(*args, **kwargs)
+
+            setattr(node, name, recorded)
+        executor.add_node(node)
+        try:
+            images = probe.create_publisher(Image, "/hri_threads/image", qos_profile_sensor_data)
+            lists: list = []
+            probe.create_subscription(hri.IdsList, "/humans/faces/tracked", lists.append, 10)
+            assert spin_until(executor, lambda: images.get_subscription_count() > 0, 30)
+            frames = [face_frame(i / 30) for i in range(3)] + [np.full((480, 640, 3), 90, np.uint8)] * 2
+            for i, frame in enumerate(frames):
+                msg = array_to_image(frame, "bgr8")
+                msg.header.stamp.sec = 10 + i
+                for _ in range(5):  # best effort: resend until this frame's list comes back
+                    images.publish(msg)
+                    if spin_until(executor, lambda s=10 + i: any(m.header.stamp.sec == s for m in lists), 3):
+                        break
+            assert [len(m.ids) for m in lists[-2:]] == [0, 0] and lists[0].ids
+        finally:
+            node.destroy_node()
+    made = [t for name, t in threads if name == "create_publisher"]
+    destroyed = [t for name, t in threads if name == "destroy_publisher"]
+    assert len(made) == 5 and len(destroyed) == 5  # one face's five topics
+    assert set(made + destroyed) == {threading.main_thread().name}, threads

@@ -3,6 +3,7 @@ into a workspace on top of the venv (which `../shared/ros2cli` makes act as /opt
 then `ros2 launch`, `ros2 topic echo`, `ros2 param set`, `ros2 run`, `ros2 pkg xml`, and Ctrl-C
 (SIGINT to the launch's process group)."""
 
+import importlib.util
 import subprocess
 
 import needs
@@ -82,3 +83,26 @@ def test_a_video_plays_at_its_own_rate_so_a_second_terminal_sees_faces(workspace
         assert seconds >= 99 / 15 * 0.98, seconds  # no faster than the file's 15 fps
     finally:
         ctrl_c(launch, log_path)
+
+
+def test_the_launch_file_keeps_a_fast_dds_profile_the_user_set(monkeypatch):
+    # The shipped profile is the default, not an override of the user's own.
+    from launch import LaunchContext
+    from launch.actions import SetEnvironmentVariable
+
+    from fer_ros.graph import dds_environment
+
+    spec = importlib.util.spec_from_file_location("webcam_launch", ROOT / "launch" / "webcam.launch.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    (name, shipped), = dds_environment().items()
+    for user_value, expected in (("/home/me/my_profile.xml", "/home/me/my_profile.xml"), (None, shipped)):
+        if user_value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, user_value)
+        context = LaunchContext()
+        for action in module.generate_launch_description().entities:
+            if isinstance(action, SetEnvironmentVariable):
+                action.visit(context)
+        assert context.environment[name] == expected

@@ -79,6 +79,26 @@ def test_emotion_node_refuses_a_bad_parameter_and_a_missing_model(tmp_path):
     assert missing.returncode == 2 and str(tmp_path / METADATA_FILE) in missing.stderr
 
 
+@pytest.mark.parametrize("executable", ["camera_node", "emotion_node"])
+def test_a_bad_parameters_file_or_argument_stops_the_node_with_one_line_and_exit_code_2(executable, tmp_path):
+    malformed = tmp_path / "typo.yaml"
+    malformed.write_text("/fer/emotion:\n  ros__parameters:\n    detector: [yunet\n")
+    misnamed = tmp_path / "misnamed.yaml"
+    misnamed.write_text("/**:\n  ros__parameters:\n    detect_evry: 2\n")
+    cases = {  # arguments -> what the line names
+        ("--params-file", str(malformed)): "Couldn't parse params file",
+        ("--params-file", str(tmp_path / "missing.yaml")): "Couldn't parse params file",
+        ("-p",): "trailing -p",
+        ("--params-file", str(misnamed)): "has no parameter(s) detect_evry",
+        ("-p", "diagnostics_period:=0.0"): "parameter 'diagnostics_period' must be >= 0.1",
+    }
+    for arguments, message in cases.items():
+        result = run(executable, "--ros-args", *arguments)
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+        assert result.returncode == 2 and len(errors) == 1 and message in errors[0], (arguments, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
 @needs.data_sets("fer2013", "ferplus")
 def test_fer_evaluate_reproduces_the_model_card(tmp_path):
     # The shipped model learnt the FER+ crowd's labels: its card's PrivateTest figure against the

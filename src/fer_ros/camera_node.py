@@ -4,8 +4,13 @@ A camera that cannot be opened, or stops delivering frames (unplugged), is retri
 `retry_period` seconds with one log line and an ERROR in /diagnostics, and the stream comes
 back when the device does. A video file that cannot be opened is a configuration error: the
 node stops with the reason (exit code 2).
+
+A video file waits for its reader, saying so in the log every few seconds: in lockstep for a
+node that reads the images and publishes `results_topic` (the emotion node, models loaded);
+otherwise for any reader (the emotion node, a viewer, `ros2 bag record`). A camera starts at once.
 """
 
+import threading
 import time
 
 import cv2
@@ -24,6 +29,7 @@ from fer_ros.params import ParameterError, Spec, declare_all
 from fer_ros.video_source import open_capture
 
 LOCKSTEP_ATTEMPTS = 3
+WAITING_LOG_PERIOD_S = 5.0
 
 PARAMETERS = {
     "device": Spec(0, "camera index (used when video is empty)", low=0),
@@ -32,9 +38,11 @@ PARAMETERS = {
     "frame_id": Spec("camera", "frame_id of the published images"),
     "rate": Spec("source", "frames per second: source (the camera's or file's own), a number, or max (lockstep "
                            "only: each frame as soon as the last one's result came back)"),
-    "lockstep": Spec(True, "video files: publish each frame once the last one's result arrived, no faster "
-                           "than `rate` (false: play at `rate` whether answered or not, like a camera); either "
-                           "way a file starts once the emotion node is ready; ignored for cameras"),
+    "lockstep": Spec(True, "video files: start once a node reads the images and publishes results_topic, then "
+                           "publish each frame once the last one's result arrived, no faster than `rate` (false: "
+                           "start once anyone reads the images and play at `rate`, answered or not, like a "
+                           "camera); ignored for cameras"),
+    "results_topic": Spec(EMOTIONS_TOPIC, "where the emotion node answers (lockstep waits for its results)"),
     "lockstep_timeout": Spec(2.0, f"seconds before an unanswered frame is resent ({LOCKSTEP_ATTEMPTS} tries)",
                              low=0.01),
     "jpeg_quality": Spec(80, "JPEG quality of image_raw/compressed (published only while someone subscribes)",
@@ -52,10 +60,14 @@ class CameraNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__("camera", **kwargs)
+        # First, so that a node stopped while it starts can be destroyed.
+        self._capture_lock = threading.Lock()  # no release while a read runs (FFmpeg's threads abort)
+        self.capture: cv2.VideoCapture | None = None
         p = declare_all(self, PARAMETERS)
         self.device, self.video, self.loop = p["device"], p["video"], p["loop"]
         self.frame_id, self.retry_period = p["frame_id"], p["retry_period"]
         self.lockstep, self.lockstep_timeout = p["lockstep"] and bool(self.video), p["lockstep_timeout"]
+        self.results_topic = p["results_topic"]
         self.capture = open_capture(self.video or self.device)
         if self.capture is None and self.video:
             raise OSError(f"cannot open video file {self.video!r}")
@@ -78,24 +90,28 @@ class CameraNode(Node):
         self._partner_ready = False
         self._next_retry = 0.0
         if self.lockstep:
-            self.create_subscription(FaceEmotionArray, EMOTIONS_TOPIC, self._on_result, 10)
+            self.create_subscription(FaceEmotionArray, self.results_topic, self._on_result, 10)
             self.timer = self.create_timer(0.01, self._lockstep_tick)
         else:
             self.timer = self.create_timer(1.0 / self.fps, self._timer_tick)
         self.create_timer(p["diagnostics_period"], self.publish_diagnostics)
         pace = f"{self.fps:.1f} Hz" if self.fps != float("inf") else "full speed"
         pace = f"lockstep with the emotion node, {pace} at most" if self.lockstep else pace
-        self.get_logger().info(f"publishing {self._describe()} on {self.publisher.topic_name} at {pace}")
+        start = f" once {self._awaited_reader()}" if self.video else ""
+        self.get_logger().info(f"publishing {self._describe()} on {self.publisher.topic_name} at {pace}{start}")
         if self.capture is None:
             self._camera_lost(f"cannot open camera {self.device}")
 
     def _describe(self) -> str:
         return f"video {self.video}" if self.video else f"camera {self.device}"
 
+    def _awaited_reader(self) -> str:
+        if self.lockstep:
+            return f"a node reads it and publishes {self.results_topic} (the emotion node)"
+        return "someone reads it"
+
     def _camera_lost(self, reason: str) -> None:
-        if self.capture is not None:
-            self.capture.release()
-            self.capture = None
+        self._release()
         self.problem = reason
         self._next_retry = time.monotonic() + self.retry_period
         self.get_logger().error(f"{reason}; retrying every {self.retry_period:g} s (connect the camera, "
@@ -105,7 +121,9 @@ class CameraNode(Node):
     def _reopen_camera(self) -> bool:
         if time.monotonic() < self._next_retry:
             return False
-        self.capture = open_capture(self.device)
+        capture = open_capture(self.device)
+        with self._capture_lock:
+            self.capture = capture
         if self.capture is None:
             self._next_retry = time.monotonic() + self.retry_period
             return False
@@ -115,18 +133,38 @@ class CameraNode(Node):
         return True
 
     def _timer_tick(self) -> None:
-        """Not lockstep: the next frame at the source rate; a video file starts once the emotion
-        node is ready (a file has a beginning, and nothing is lost by waiting), a camera at once."""
-        if not self.video or self.emotion_node_ready():
+        """Not lockstep: the next frame at the source rate; a video file starts once someone
+        reads it (a file has a beginning, and nothing is lost by waiting), a camera at once."""
+        if not self.video or self.reader_ready():
             self.publish_frame()
+
+    def _read(self) -> tuple[bool, object]:
+        with self._capture_lock:
+            if self.capture is None:
+                return False, None
+            ok, frame = self.capture.read()
+            if not ok and self.video and self.loop:
+                self.capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                ok, frame = self.capture.read()
+            return ok, frame
+
+    def _release(self, timeout: float = -1) -> bool:
+        """Close the source once no read runs (at most `timeout` s of waiting: a stuck camera is
+        left open rather than released under a reading thread); True if released."""
+        if not self._capture_lock.acquire(timeout=timeout):
+            return False
+        try:
+            if self.capture is not None:
+                self.capture.release()
+                self.capture = None
+        finally:
+            self._capture_lock.release()
+        return True
 
     def publish_frame(self) -> None:
         if self.capture is None and not self._reopen_camera():
             return
-        ok, frame = self.capture.read()
-        if not ok and self.video and self.loop:
-            self.capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            ok, frame = self.capture.read()
+        ok, frame = self._read()
         if not ok and not self.video:
             self._camera_lost(f"camera {self.device} stopped delivering frames")
             return
@@ -158,19 +196,27 @@ class CameraNode(Node):
         """Lockstep: the next frame may go out (1 / rate after the last one at the earliest)."""
         return time.monotonic() >= self._published_at + 1.0 / self.fps
 
-    def emotion_node_ready(self) -> bool:
-        """True once one node both subscribes to our images and publishes results: the emotion
-        node creates its subscription after its models are loaded. Any other subscriber (a
-        viewer, `ros2 topic hz`) does not count."""
+    def reader_ready(self) -> bool:
+        """Lockstep: true once one node both subscribes to our images and publishes
+        `results_topic` (the emotion node creates its subscription after its models are loaded;
+        a viewer or `ros2 topic hz` does not count). Otherwise: once anyone reads our images.
+        Until then, a log line every few seconds says what the file waits for."""
         if not self._partner_ready:
             readers = {(i.node_name, i.node_namespace) for topic in (self.publisher, self.compressed)
                        for i in self.get_subscriptions_info_by_topic(topic.topic_name)}
-            writers = {(i.node_name, i.node_namespace) for i in self.get_publishers_info_by_topic(EMOTIONS_TOPIC)}
-            self._partner_ready = bool(readers & writers)
+            if self.lockstep:
+                writers = {(i.node_name, i.node_namespace)
+                           for i in self.get_publishers_info_by_topic(self.results_topic)}
+                readers &= writers
+            self._partner_ready = bool(readers)
+            if not self._partner_ready:
+                self.get_logger().info(f"waiting until {self._awaited_reader()} before playing {self.video}"
+                                       + ("; lockstep:=false plays for any reader" if self.lockstep else ""),
+                                       throttle_duration_sec=WAITING_LOG_PERIOD_S)
         return self._partner_ready
 
     def _lockstep_tick(self) -> None:
-        if self.finished or not self.emotion_node_ready():
+        if self.finished or not self.reader_ready():
             return
         if self._awaiting is None:
             if self._due():
@@ -196,7 +242,7 @@ class CameraNode(Node):
         if self.problem:
             level, message = DiagnosticStatus.ERROR, self.problem
         elif self.video and not self.finished and not self._partner_ready:
-            level, message = DiagnosticStatus.OK, "waiting for the emotion node"
+            level, message = DiagnosticStatus.OK, f"waiting until {self._awaited_reader()}"
         else:
             level, message = DiagnosticStatus.OK, "end of file" if self.finished else "publishing"
         values = {"source": self._describe(), "frames_published": self.published, "frames_lost": self.lost,
@@ -204,8 +250,8 @@ class CameraNode(Node):
         self.diagnostics.publish(diagnostic_array(self, level, message, values))
 
     def destroy_node(self) -> None:
-        if self.capture is not None:
-            self.capture.release()
+        if not self._release(timeout=2.0):
+            self.get_logger().warning("the video source is stuck in a read: left open")
         super().destroy_node()
 
 

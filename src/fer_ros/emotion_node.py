@@ -4,7 +4,9 @@ per-face clip emotions (ClipEmotion, see `fer_ros.vision.clip_stage`) on /fer/cl
 Latest frame only: the image callback keeps the newest frame and a worker thread processes
 it, so a slow frame never builds a queue; frames replaced before processing are counted as
 dropped. Every frame that fails (undecodable, wrong encoding, too large, out of order...) is
-logged, counted by kind in /diagnostics, and skipped; the next frame is processed as usual.
+logged, counted by kind in /diagnostics, and skipped; the next frame is processed as usual. A
+stream that jumps back in time by more than a second (a bag played again, `use_sim_time` reset)
+restarts that camera's tracks and clip buffers.
 """
 
 import itertools
@@ -48,6 +50,9 @@ from fer_ros.vision.track import IouTracker
 LATEST_FRAME_QOS = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.BEST_EFFORT,
                               history=QoSHistoryPolicy.KEEP_LAST)
 UNKNOWN = "unknown"
+# A frame stamped further back than this is a stream started again (bag loop, sim time reset);
+# less is a late or repeated frame, refused.
+RESTART_AFTER_JUMP_S = 1.0
 
 PARAMETERS = {
     "image_topic": Spec("/camera/image_raw",
@@ -119,6 +124,7 @@ class EmotionNode(Node):
         self.add_on_set_parameters_callback(refuse_invalid(PARAMETERS, self._apply))
         self.stats = FrameStats()
         self.clips_published = 0
+        self.restarts = 0  # streams that went back in time
         self._clip_text: dict[str, dict[int, str]] = {}  # per camera, last clip result per track (annotated image)
 
         self.publisher = self.create_publisher(FaceEmotionArray, "emotions", 10)
@@ -220,8 +226,11 @@ class EmotionNode(Node):
         start = time.monotonic()
         stamp, last = (msg.header.stamp.sec, msg.header.stamp.nanosec), self._last_stamp[topic]
         if stamp <= last:
-            raise OutOfOrderFrame(f"stamp {stamp[0]}.{stamp[1]:09d} is not newer than the last "
-                                  f"frame's {last[0]}.{last[1]:09d} on {topic}")
+            back_s = (last[0] - stamp[0]) + (last[1] - stamp[1]) * 1e-9
+            if back_s <= RESTART_AFTER_JUMP_S:
+                raise OutOfOrderFrame(f"stamp {stamp[0]}.{stamp[1]:09d} is not newer than the last "
+                                      f"frame's {last[0]}.{last[1]:09d} on {topic}")
+            self._restart(topic, back_s)
         pixels = self._pixels(msg)
         results = self.pipelines[topic].process(pixels)
         stage = self.clip_stages[topic]
@@ -244,6 +253,15 @@ class EmotionNode(Node):
         if self.annotated.get_subscription_count() > 0:
             drawn = draw_results(to_bgr8(pixels), results, texts)
             self.annotated.publish(array_to_image(drawn, "bgr8", msg.header))
+
+    def _restart(self, topic: str, back_s: float) -> None:
+        """The stream on `topic` went back in time (a bag played again, a simulation reset): its
+        tracks and clip buffers start afresh instead of every later frame being refused."""
+        self.pipelines[topic].reset()
+        if self.clip_stages[topic]:
+            self.clip_stages[topic].reset()
+        self.restarts += 1
+        self.get_logger().info(f"{topic}: the stamp went back {back_s:.1f} s; tracks and clips start afresh")
 
     def _pixels(self, msg: Image | CompressedImage) -> np.ndarray:
         if isinstance(msg, CompressedImage):
@@ -284,6 +302,7 @@ class EmotionNode(Node):
                   "latency_ms": f"{s['latency_ms']:.2f}", "frames_processed": s["frames_processed"],
                   "frames_dropped": s["frames_dropped"], "faces_tracked": s["faces"],
                   "errors_total": errors, "model": self.classifier.name, "clips_published": self.clips_published,
+                  "stream_restarts": self.restarts,
                   **{f"errors.{kind}": count for kind, count in sorted(s["errors"].items())}}
         self.diagnostics.publish(diagnostic_array(self, level, message, values))
 

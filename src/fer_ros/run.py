@@ -14,7 +14,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import rclpy
 from fer_msgs.msg import ClipEmotion, FaceEmotionArray
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -33,7 +32,7 @@ from fer_ros.graph import (
     use_shared_memory_profile,
 )
 from fer_ros.image_conversion import image_to_array
-from fer_ros.node_main import run_nodes, spinning_in_threads
+from fer_ros.node_main import keep_going, run_nodes, spinning_in_threads
 from fer_ros.sample_clip import SAMPLE_CLIP
 from fer_ros.video_source import open_capture
 
@@ -207,7 +206,7 @@ def watch(camera, listener: ResultListener, max_frames: int, failures: list) -> 
     last_print = time.monotonic()
     printed_count = 0
     ended_at = None
-    while rclpy.ok() and not failures:
+    while keep_going() and not failures:
         time.sleep(0.02)
         now = time.monotonic()
         if now - last_print >= 1.0:

@@ -20,7 +20,6 @@ import threading
 import time
 from pathlib import Path
 
-import rclpy
 from fer_msgs.msg import FaceEmotionArray
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -29,7 +28,7 @@ from rclpy.serialization import serialize_message
 from rosbags.rosbag2 import StoragePlugin, Writer
 
 from fer_ros.graph import EMOTION, PARAMS_FILE, config_dir, use_shared_memory_profile
-from fer_ros.node_main import run_nodes, spinning_in_threads, wait_until
+from fer_ros.node_main import keep_going, run_nodes, spinning_in_threads, wait_until
 from fer_ros.vision.labels import LABELS
 from fer_training.bag_format import (
     BAG_VERSION,
@@ -82,8 +81,8 @@ class Collector(Node):
 
 
 def until_done(condition, timeout: float) -> bool:
-    """`condition` polled until it holds, `timeout` passes or Ctrl-C shuts rclpy down."""
-    wait_until(lambda: condition() or not rclpy.ok(), timeout)
+    """`condition` polled until it holds, `timeout` passes or a stop is asked for (Ctrl-C, SIGTERM)."""
+    wait_until(lambda: condition() or not keep_going(), timeout)
     return condition()
 
 
@@ -98,7 +97,7 @@ def replay(bag: LabelledBag, collector: Collector, rate: float | None) -> tuple[
     for frame in bag.frames:
         if rate is None:  # --rate max: one frame at a time, resent if lost
             for _ in range(ATTEMPTS):
-                if not rclpy.ok():  # Ctrl-C: rclpy's handler has shut the context down
+                if not keep_going():  # Ctrl-C or SIGTERM
                     break
                 sent.setdefault(frame.stamp_ns, time.monotonic())
                 publisher.publish(frame.raw)
@@ -107,7 +106,7 @@ def replay(bag: LabelledBag, collector: Collector, rate: float | None) -> tuple[
         else:
             due = start + (frame.bag_time_ns - first_bag_time) / 1e9 / rate
             time.sleep(max(0.0, due - time.monotonic()))
-            if not rclpy.ok():
+            if not keep_going():
                 break
             sent[frame.stamp_ns] = time.monotonic()
             publisher.publish(frame.raw)
@@ -124,7 +123,7 @@ def listen(bag: LabelledBag, collector: Collector, timeout: float) -> tuple[dict
           f"(ros2 bag play ...); Ctrl-C to stop", flush=True)
     stamps = {f.stamp_ns for f in bag.frames}
     start = time.monotonic()
-    while rclpy.ok():
+    while keep_going():
         time.sleep(0.05)
         with collector.lock:
             idle = time.monotonic() - collector.last_activity
@@ -229,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
                 sent, seconds = listen(bag, collector, args.timeout)
             else:
                 sent, seconds = replay(bag, collector, args.rate)
-        if not rclpy.ok():
+        if not keep_going():
             return  # interrupted: the figures would describe part of the bag only
         collected["report"] = replay_report(bag, collector, sent, seconds)
         if args.out:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from fer_ros.graph import EMOTION, PARAMS_FILE, config_dir
@@ -64,10 +65,16 @@ class NodeProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM, then wait up to `timeout` s: the exit code, or None when it had to be killed."""
+    def stop(self, timeout: float = 10.0, second_signal: int | None = None, after: float = 0.1) -> int | None:
+        """SIGTERM (and `second_signal` `after` s later, as when a terminal's Ctrl-C and launch's
+        own signal both arrive), then wait up to `timeout` s: the exit code, or None when it had
+        to be killed."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
+        if second_signal is not None:
+            time.sleep(after)
+            if self.process.poll() is None:
+                self.process.send_signal(second_signal)
         try:
             code = self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

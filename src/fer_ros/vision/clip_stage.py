@@ -69,6 +69,10 @@ class ClipStage:
         twin.__dict__.update(self.__dict__, _tracks={})
         return twin
 
+    def reset(self) -> None:
+        """Every buffer dropped: no clip spans a jump of the stream."""
+        self._tracks.clear()
+
     def process(self, faces: list[FaceResult], stamp: Any) -> list[ClipResult]:
         """Add this frame's faces; the clips completed by it, classified by every model."""
         present = {f.track_id for f in faces}

@@ -42,10 +42,16 @@ class EmotionPipeline:
     def labels(self) -> tuple[str, ...]:
         return self.classifier.labels
 
+    def reset(self) -> None:
+        """Start afresh: the next frame gets a full detection and new track ids (a stream that
+        jumped back in time, another image size)."""
+        self._shape, self._last, self._frames_since_detection = (), [], 0
+        self.tracker.reset()
+
     def process(self, image: np.ndarray) -> list[FaceResult]:
         if image.shape[:2] != self._shape:  # another camera mode, or garbage: old boxes say nothing here
-            self._shape, self._last = image.shape[:2], []
-            self.tracker.reset()
+            self.reset()
+            self._shape = image.shape[:2]
         self._frames_since_detection += 1
         if self._last and self._frames_since_detection < self.detect_every:
             faces = self.aligner.follow(image, self._last)
