@@ -2,24 +2,30 @@
 
     ros2 launch fer_ros webcam.launch.py [video:=/path/to/clip.mp4] [lockstep:=true|false]
         [rate:=source|max|HZ] [transport:=raw|compressed] [nodes:=all|camera|emotion]
-        [hri:=true] [reactions:=true] [params_file:=my.yaml]
+        [hri:=true] [reactions:=true] [managed:=true] [params_file:=my.yaml]
 
 The nodes come from fer_ros.graph.GRAPH, the same description fer-run uses. A video file is
 played in lockstep by default: its first frame goes out once the emotion node is ready and each
 next one once the last one's result arrived, so every frame is answered however slow the start
 (`lockstep:=false` plays it at its own rate once anyone reads it, dropping frames like a camera). `hri:=true` also
 publishes ROS4HRI (REP-155) faces under /humans/faces/; `reactions:=true` adds the example
-behaviour node (`emotion_reactions`, /fer/reactions). Two computers: `nodes:=camera` on the
+behaviour node (`emotion_reactions`, /fer/reactions); `managed:=true` starts the emotion node
+as a lifecycle node and drives it to active (configure loads the models, activate subscribes).
+Two computers: `nodes:=camera` on the
 robot and `nodes:=emotion` on the other (same ROS_DOMAIN_ID), `transport:=compressed` on both
 for a link slower than raw frames need (README, "Running on two computers").
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
+from launch.actions import DeclareLaunchArgument, EmitEvent, RegisterEventHandler, SetEnvironmentVariable
 from launch.conditions import IfCondition
+from launch.events import matches_action
 from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PythonExpression
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
+from launch_ros.event_handlers import OnStateTransition
+from launch_ros.events.lifecycle import ChangeState
 from launch_ros.parameter_descriptions import ParameterValue
+from lifecycle_msgs.msg import Transition
 
 from fer_ros.graph import (
     CAMERA,
@@ -49,8 +55,11 @@ def generate_launch_description() -> LaunchDescription:
                          "emotion (the emotion node, with hri and reactions, on another computer)"),
         "hri": ("false", "also publish ROS4HRI faces (/humans/faces/...); needs hri_msgs"),
         "reactions": ("false", "also run the example behaviour node emotion_reactions (/fer/reactions)"),
+        "managed": ("false", "start the emotion node as a lifecycle node, driven here to active (configure, then "
+                             "activate); ros2 lifecycle get/set work on it either way"),
     }
-    choices = {"transport": ["raw", "compressed"], "nodes": ["all", "camera", "emotion"]}
+    choices = {"transport": ["raw", "compressed"], "nodes": ["all", "camera", "emotion"],
+               "managed": ["true", "false"]}
     actions = [DeclareLaunchArgument(name, default_value=default, description=text, choices=choices.get(name))
                for name, (default, text) in arguments.items()]
     nodes = LaunchConfiguration("nodes")
@@ -63,6 +72,7 @@ def generate_launch_description() -> LaunchDescription:
                   "lockstep": ParameterValue(LaunchConfiguration("lockstep"), value_type=bool),
                   "rate": ParameterValue(LaunchConfiguration("rate"), value_type=str)}],
         EMOTION: [{"hri": ParameterValue(LaunchConfiguration("hri"), value_type=bool),
+                   "managed": ParameterValue(LaunchConfiguration("managed"), value_type=bool),
                    "image_topic": ["/camera/image_raw", PythonExpression(
                        ["'/compressed' if '", LaunchConfiguration("transport"), "' == 'compressed' else ''"])]}],
     }
@@ -71,7 +81,30 @@ def generate_launch_description() -> LaunchDescription:
         if spec in OPTIONAL:
             wanted += [" and '", LaunchConfiguration(OPTIONAL[spec]), "'.lower() == 'true'"]
         condition = IfCondition(PythonExpression(wanted))
-        actions.append(Node(package=PACKAGE, executable=spec.executable, name=spec.name,
-                            namespace=spec.namespace, parameters=[params, *overrides.get(spec, [])],
-                            output="screen", condition=condition))
+        settings = {"package": PACKAGE, "executable": spec.executable, "name": spec.name, "namespace": spec.namespace,
+                    "parameters": [params, *overrides.get(spec, [])], "output": "screen"}
+        if spec is EMOTION:
+            actions += managed_emotion_node(settings, wanted)
+            condition = IfCondition(PythonExpression([*wanted, " and '", LaunchConfiguration("managed"),
+                                                      "'.lower() != 'true'"]))
+        actions.append(Node(**settings, condition=condition))
     return LaunchDescription(actions)
+
+
+def managed_emotion_node(settings: dict, wanted: list) -> list:
+    """With managed:=true, the emotion node as launch_ros's LifecycleNode, configured at once and
+    activated once it is inactive (configure FAILURE, a bad model file: it stays unconfigured and
+    says why); the plain node's condition excludes it then."""
+    managed = LaunchConfiguration("managed")
+    node = LifecycleNode(**settings, condition=IfCondition(PythonExpression([*wanted, " and '", managed,
+                                                                             "'.lower() == 'true'"])))
+
+    def change(transition: int) -> EmitEvent:
+        return EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node), transition_id=transition),
+                         condition=IfCondition(managed))
+
+    # Once configured (not after a deactivate: `ros2 lifecycle set ... deactivate` must hold).
+    activate = RegisterEventHandler(OnStateTransition(target_lifecycle_node=node, start_state="configuring",
+                                                      goal_state="inactive",
+                                                      entities=[change(Transition.TRANSITION_ACTIVATE)]))
+    return [node, activate, change(Transition.TRANSITION_CONFIGURE)]

@@ -270,19 +270,19 @@ def test_clip_training_and_evaluation_commands_end_to_end(tmp_path):
 
 
 def test_clip_stage_parameters_turn_it_off_choose_models_and_refuse_bad_combinations():
-    from fer_ros.emotion_node import PARAMETERS, EmotionNode
+    from fer_ros.emotion_node import PARAMETERS, clip_stage_for
     from fer_ros.params import ParameterError
 
     defaults = {name: spec.default for name, spec in PARAMETERS.items()}
     image_model = EmotionClassifier()
-    assert EmotionNode._clip_stage(defaults | {"clip_model": "none"}, image_model) is None
-    both = EmotionNode._clip_stage(defaults | {"clip_model": "both"}, image_model)
+    assert clip_stage_for(defaults | {"clip_model": "none"}, image_model) is None
+    both = clip_stage_for(defaults | {"clip_model": "both"}, image_model)
     assert list(both.models) == ["lstm", "c3d"] and both.needs_features
     with pytest.raises(ParameterError, match="clip_model_dir"):
-        EmotionNode._clip_stage(defaults | {"clip_model": "both", "clip_model_dir": str(SHIPPED_CLIP_MODELS["c3d"])},
+        clip_stage_for(defaults | {"clip_model": "both", "clip_model_dir": str(SHIPPED_CLIP_MODELS["c3d"])},
                                 image_model)
     with pytest.raises(ParameterError, match="clip_length"):
-        EmotionNode._clip_stage(defaults | {"clip_length": 8}, image_model)
+        clip_stage_for(defaults | {"clip_length": 8}, image_model)
 
 
 def test_annotated_image_shows_the_last_clip_result_under_the_box():

@@ -85,6 +85,41 @@ def test_a_video_plays_at_its_own_rate_so_a_second_terminal_sees_faces(workspace
         ctrl_c(launch, log_path)
 
 
+def test_managed_launch_reaches_active_and_ros2_lifecycle_pauses_and_resumes_the_answers(workspace, tmp_path):
+    params = yaml.safe_load((ROOT / "config" / "webcam.yaml").read_text())
+    params["/camera/camera"]["ros__parameters"].update(loop=True, lockstep=False)  # frames keep coming
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(yaml.safe_dump(params))
+    log_path = tmp_path / "launch.log"
+    with open(log_path, "w") as log:
+        launch = in_workspace(workspace, f"ros2 launch fer_ros webcam.launch.py video:={SAMPLE_CLIP} managed:=true "
+                                         f"params_file:={params_file}",
+                              background=True, stdout=log, stderr=subprocess.STDOUT)
+
+    def lifecycle(*words: str) -> str:
+        result = in_workspace(workspace, f"ros2 lifecycle {' '.join(words)} --no-daemon --spin-time 5",
+                              timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    try:
+        # The launch file configures, then activates: the node says it listens once active.
+        assert wait_for_line(log_path, "listening on /camera/image_raw", 1, 120), log_path.read_text()[-3000:]
+        assert lifecycle("get", "/fer/emotion").startswith("active [3]")
+        assert echo_once(workspace, "/fer/emotions", "fer_msgs/msg/FaceEmotionArray", timeout=60)["faces"]
+        assert "Transitioning successful" in lifecycle("set", "/fer/emotion", "deactivate")
+        assert lifecycle("get", "/fer/emotion").startswith("inactive [2]")
+        # Inactive: no answers for 3 s while the camera keeps publishing (`timeout` ends the echo:
+        # exit 124 and nothing printed means none came).
+        silent = in_workspace(workspace, "timeout 3 ros2 topic echo --no-daemon /fer/emotions "
+                                         "fer_msgs/msg/FaceEmotionArray", timeout=60)
+        assert silent.returncode == 124 and "faces" not in silent.stdout, silent.stdout[-500:]
+        assert "Transitioning successful" in lifecycle("set", "/fer/emotion", "activate")
+        assert echo_once(workspace, "/fer/emotions", "fer_msgs/msg/FaceEmotionArray", timeout=60)["faces"]
+    finally:
+        ctrl_c(launch, log_path)
+
+
 def test_the_launch_file_keeps_a_fast_dds_profile_the_user_set(monkeypatch):
     # The shipped profile is the default, not an override of the user's own.
     from launch import LaunchContext

@@ -19,7 +19,6 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from fer_msgs.msg import ClipEmotion, FaceEmotion, FaceEmotionArray
 from geometry_msgs.msg import Point
-from rclpy.node import Node
 from rclpy.qos import QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 from std_msgs.msg import Header
@@ -34,6 +33,7 @@ from fer_ros.image_conversion import (
     image_to_array,
     to_vision_order,
 )
+from fer_ros.managed_node import ManagedNode
 from fer_ros.node_main import run_node
 from fer_ros.params import ParameterError, Spec, declare_all, refuse_invalid
 from fer_ros.vision.align import EYE_SOURCES, FaceAligner
@@ -93,81 +93,118 @@ PARAMETERS = {
                         low=1, high=300),
     "hri": Spec(False, "also publish ROS4HRI (REP-155) faces: /humans/faces/tracked and per face roi, cropped, "
                        "aligned, landmarks, expression (needs hri_msgs)"),
+    "managed": Spec(False, "a lifecycle node: load the models on configure and listen on activate (ros2 lifecycle, "
+                           "launch_ros LifecycleNode); false: both at start"),
     "clip_stride": Spec(6, "frames between two clip classifications of the same face", low=1, high=300,
                         dynamic=True),
 }
 
 
-class EmotionNode(Node):
+class EmotionNode(ManagedNode):
+    """The emotion node; with `managed` true a lifecycle node that waits to be configured
+    (models loaded) and activated (images subscribed), as ROS4HRI's nodes are."""
+
     def __init__(self, **kwargs):
         super().__init__("emotion", **kwargs)
         # First, so that a node stopped while it starts (SIGTERM during model loading) can be destroyed.
         self._frame_ready = threading.Condition()
         self._stopping = False
         self._worker: threading.Thread | None = None
+        self._inputs: list = []
+        self.hri: HriFaces | None = None
         self.params = declare_all(self, PARAMETERS)
+        self.add_on_set_parameters_callback(refuse_invalid(PARAMETERS, self._apply))
+        if not self.params["managed"]:
+            self.start_unmanaged()
+        else:
+            self.get_logger().info("managed: waiting to be configured (ros2 lifecycle set ... configure)")
+
+    def load(self) -> None:
+        """configure: models, detector, per-camera pipelines, publishers, the worker thread."""
         p = self.params
+        self.topics = image_topics(p["image_topic"])
         model_dir = Path(p["model_dir"]) if p["model_dir"] else SHIPPED_IMAGE_MODEL
         self.classifier = EmotionClassifier(model_dir, p["flip_tta"], p["model_precision"])
         detector = FaceDetector(p["detector"], p["upsample"], p["min_face_size"], self._min_score(p),
                                 p["detect_scale"], p["detect_max_side"])
         self.aligner = FaceAligner(detector, p["x_factor"], p["y_factor"], p["max_faces"], p["eyes"])
-        topics = image_topics(p["image_topic"])
         ids = itertools.count(1)  # one sequence of track ids for every camera
         # One pipeline (tracker, detection schedule) per camera; the models and detector are shared.
         self.pipelines = {topic: EmotionPipeline(self.aligner, self.classifier, IouTracker(
-            p["track_min_iou"], p["track_max_missed"], ids), p["detect_every"]) for topic in topics}
-        first = self._clip_stage(p, self.classifier)
-        self.clip_stages = {t: first.sibling() if first and i else first for i, t in enumerate(topics)}
+            p["track_min_iou"], p["track_max_missed"], ids), p["detect_every"]) for topic in self.topics}
+        first = clip_stage_for(p, self.classifier)
+        self.clip_stages = {t: first.sibling() if first and i else first for i, t in enumerate(self.topics)}
         self.clip_stage = first  # its models and settings, shared by every camera's stage
         self.hri = HriFaces(self, self.aligner) if p["hri"] else None
-        self.add_on_set_parameters_callback(refuse_invalid(PARAMETERS, self._apply))
         self.stats = FrameStats()
         self.clips_published = 0
         self.restarts = 0  # streams that went back in time
         self._clip_text: dict[str, dict[int, str]] = {}  # per camera, last clip result per track (annotated image)
-
         self.publisher = self.create_publisher(FaceEmotionArray, "emotions", 10)
         self.clip_publisher = self.create_publisher(ClipEmotion, "clip_emotions", 10)
         self.annotated = self.create_publisher(Image, "image_annotated", 1)
         self.diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        for topic in topics:
-            self.create_subscription(CompressedImage if is_compressed(topic) else Image, topic,
-                                     lambda msg, t=topic: self.on_image(msg, t), LATEST_FRAME_QOS)
-        self.create_timer(p["diagnostics_period"], self.publish_diagnostics)
-
+        self._diagnostics_timer = self.create_timer(p["diagnostics_period"], self.publish_diagnostics)
         self._pending: dict[str, Image | CompressedImage] = {}  # the newest frame of each camera, oldest first
-        self._last_stamp = dict.fromkeys(topics, (-1, -1))
+        self._last_stamp = dict.fromkeys(self.topics, (-1, -1))
+        self._stopping = False
         self._worker = threading.Thread(target=self._work, name="fer_emotion_worker", daemon=True)
         self._worker.start()
+
+    def open_inputs(self) -> None:
+        """activate: the camera subscriptions."""
+        self._inputs = [self.create_subscription(CompressedImage if is_compressed(topic) else Image, topic,
+                                                 lambda msg, t=topic: self.on_image(msg, t), LATEST_FRAME_QOS)
+                        for topic in self.topics]
         clip_models = ", ".join(m.name for m in self.clip_stage.models.values()) if self.clip_stage else ""
         outputs = [self.publisher.topic_name]
         outputs += [f"{self.clip_publisher.topic_name} ({clip_models})"] if clip_models else []
         outputs += ["/humans/faces/ (ROS4HRI)"] if self.hri else []
-        listening = ", ".join(f"{t} ({'compressed' if is_compressed(t) else 'raw'})" for t in topics)
+        listening = ", ".join(f"{t} ({'compressed' if is_compressed(t) else 'raw'})" for t in self.topics)
         self.get_logger().info(f"listening on {listening}; model "
                                f"{self.classifier.name}; publishing {', '.join(outputs)}")
+
+    def close_inputs(self) -> None:
+        """deactivate: no more frames taken; the one waiting is dropped, the models stay."""
+        for subscription in self._inputs:
+            self.destroy_subscription(subscription)
+        self._inputs = []
+        with self._frame_ready:
+            self._pending.clear()
+        self.get_logger().info("inactive: not listening")
+
+    def unload(self) -> None:
+        """cleanup (and destroy): the worker stopped, publishers and models freed."""
+        with self._frame_ready:
+            self._stopping = True
+            self._frame_ready.notify()
+        if self._worker is not None:
+            self._worker.join(timeout=5.0)
+            self._worker = None
+        if self.hri is not None:
+            self.hri.close()
+            self.hri = None
+        for name in ("publisher", "clip_publisher", "annotated", "diagnostics"):
+            if getattr(self, name, None) is not None:
+                self.destroy_publisher(getattr(self, name))
+                setattr(self, name, None)
+        if getattr(self, "_diagnostics_timer", None) is not None:
+            self.destroy_timer(self._diagnostics_timer)
+            self._diagnostics_timer = None
+        self.classifier = self.aligner = self.clip_stage = None
+        self.pipelines, self.clip_stages = {}, {}
 
     @staticmethod
     def _min_score(p: dict) -> float:
         return p["hog_threshold"] if p["detector"] == "hog" else p["detection_threshold"]
 
-    @staticmethod
-    def _clip_stage(p: dict, image_model: EmotionClassifier) -> ClipStage | None:
-        if p["clip_model"] == "none":
-            return None
-        names = ("lstm", "c3d") if p["clip_model"] == "both" else (p["clip_model"],)
-        if p["clip_model_dir"] and len(names) > 1:
-            raise ParameterError("parameter 'clip_model_dir' needs clip_model lstm or c3d, not both")
-        models = {n: EmotionClassifier(p["clip_model_dir"] or SHIPPED_CLIP_MODELS[n]) for n in names}
-        try:
-            return ClipStage(models, p["clip_length"], p["clip_stride"], image_model)
-        except ValueError as e:
-            raise ParameterError(f"parameter 'clip_length': {e}") from e
-
     def _apply(self, name: str, value) -> None:
-        """A validated run-time change, applied to the part of the pipeline that uses it."""
+        """A validated run-time change, applied to the part of the pipeline that uses it (at the
+        next configure, when the node is not configured)."""
         self.params[name] = value
+        self.get_logger().info(f"parameter {name} set to {value!r}")
+        if not self.loaded:
+            return
         aligner = self.aligner
         if name in ("detection_threshold", "hog_threshold"):
             aligner.detector.min_score = self._min_score(self.params)
@@ -181,7 +218,6 @@ class EmotionNode(Node):
         for target, attribute in targets.get(name, []):
             if target is not None:
                 setattr(target, attribute, value)
-        self.get_logger().info(f"parameter {name} set to {value!r}")
 
     def on_image(self, msg: Image | CompressedImage, topic: str) -> None:
         with self._frame_ready:
@@ -306,13 +342,19 @@ class EmotionNode(Node):
                   **{f"errors.{kind}": count for kind, count in sorted(s["errors"].items())}}
         self.diagnostics.publish(diagnostic_array(self, level, message, values))
 
-    def destroy_node(self) -> None:
-        with self._frame_ready:
-            self._stopping = True
-            self._frame_ready.notify()
-        if self._worker is not None:
-            self._worker.join(timeout=5.0)
-        super().destroy_node()
+def clip_stage_for(p: dict, image_model: EmotionClassifier) -> ClipStage | None:
+    """The clip stage the parameters `p` ask for (clip_model, clip_model_dir, clip_length,
+    clip_stride), or None when it is off."""
+    if p["clip_model"] == "none":
+        return None
+    names = ("lstm", "c3d") if p["clip_model"] == "both" else (p["clip_model"],)
+    if p["clip_model_dir"] and len(names) > 1:
+        raise ParameterError("parameter 'clip_model_dir' needs clip_model lstm or c3d, not both")
+    models = {n: EmotionClassifier(p["clip_model_dir"] or SHIPPED_CLIP_MODELS[n]) for n in names}
+    try:
+        return ClipStage(models, p["clip_length"], p["clip_stride"], image_model)
+    except ValueError as e:
+        raise ParameterError(f"parameter 'clip_length': {e}") from e
 
 
 def image_topics(parameter: str) -> list[str]:

@@ -84,6 +84,15 @@ class HriFaces:
             self._outbox.append((faces, self.msgs.IdsList(header=header, ids=listed)))
         self._wake.trigger()
 
+    def close(self) -> None:
+        """Every publisher of this output destroyed (the node's cleanup)."""
+        for publishers in self._faces.values():
+            for publisher in publishers.values():
+                self.node.destroy_publisher(publisher)
+        self._faces.clear()
+        self.node.destroy_publisher(self.tracked)
+        self.node.destroy_guard_condition(self._wake)
+
     def _flush(self) -> None:
         """On the executor's thread: each waiting frame's publishers made, messages sent, the
         publishers of faces no longer listed destroyed."""

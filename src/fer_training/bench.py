@@ -121,11 +121,11 @@ def component_times(repeat: int) -> dict:
 
 def clip_stage_ms(aligner, classifier, clip_model: str, frames: int) -> float:
     """Mean time the clip stage adds per frame, one tracked face, the node's default length and stride."""
-    from fer_ros.emotion_node import PARAMETERS, EmotionNode
+    from fer_ros.emotion_node import PARAMETERS, clip_stage_for
     from fer_ros.vision.pipeline import FaceResult
 
     params = {name: spec.default for name, spec in PARAMETERS.items()} | {"clip_model": clip_model}
-    stage = EmotionNode._clip_stage(params, classifier)
+    stage = clip_stage_for(params, classifier)
     faces = []
     for frame in one_face_frames(60):
         face = aligner.faces(frame)[0]
