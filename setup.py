@@ -22,6 +22,7 @@ TOOLS = {
     "fer-evaluate": "fer_training.evaluate:main",
     "fer-bench": "fer_training.bench:main",
     "fer-calibrate": "fer_training.calibrate:main",
+    "fer-class-balance": "fer_training.class_balance:main",
     "fer-export-model": "fer_training.export_model:main",
     "fer-preprocess-fer2013": "fer_training.preprocess_fer2013:main",
     "fer-make-bag": "fer_training.make_bag:main",

@@ -74,7 +74,8 @@ def test_shipped_models_reproduce_their_cards_publictest_accuracy_on_a_third(fol
 
     card = json.loads((folder / METADATA_FILE).read_text())
     images, truth = truth_of(default_data_dir(), "PublicTest", card["training"].get("labels", "fer2013"))
-    predicted = EmotionClassifier(folder, precision="float").scores_batched(images[::3]).argmax(axis=1)
+    as_trained = EmotionClassifier(folder, precision="float", class_balance=0.0)  # the card's training figure
+    predicted = as_trained.scores_batched(images[::3]).argmax(axis=1)
     assert abs(np.mean(predicted == truth[::3]) - card["training"]["accuracy"]["PublicTest"]) < 0.035
 
 
@@ -123,7 +124,8 @@ def test_missing_or_mismatched_card_is_refused(tmp_path):
         EmotionClassifier(tmp_path)
 
 
-def test_shipped_model_loads_with_its_temperature_and_scores_sum_to_1(classifier):
+def test_shipped_model_loads_with_its_temperature_and_scores_sum_to_1():
+    classifier = EmotionClassifier(class_balance=0.0)  # the temperature alone: it changes no label
     card = json.loads((SHIPPED_IMAGE_MODEL / METADATA_FILE).read_text())
     assert classifier.temperature == card["temperature"] == card["calibration"]["temperature"]
     assert EmotionClassifier(flip=True).temperature == card["temperature_flip"]
@@ -155,7 +157,7 @@ def test_fitted_temperature_undoes_a_known_over_confidence():
 
 def test_flip_averages_a_face_with_its_mirror_image():
     images = real_faces(8)
-    plain, flipped = EmotionClassifier(), EmotionClassifier(flip=True)
+    plain, flipped = EmotionClassifier(class_balance=0.0), EmotionClassifier(flip=True, class_balance=0.0)
     assert flipped.name.endswith("+flip")
     both = flipped.scores(images[:8])
     plain.temperature = 1.0  # the mean is taken of raw scores, then calibrated
@@ -174,7 +176,7 @@ def test_lite_files_give_the_keras_models_scores_and_features(folder):
 
     faces = real_faces(20)
     model = keras.saving.load_model(folder / MODEL_FILE, compile=False)
-    lite, int8 = EmotionClassifier(folder, precision="float"), EmotionClassifier(folder, precision="int8")
+    lite, int8 = (EmotionClassifier(folder, precision=p, class_balance=0.0) for p in ("float", "int8"))
     lite.temperature = int8.temperature = 1.0
     scores, features = lite.scores_and_features(faces)
     x = faces[..., None].astype(np.float32)
@@ -232,8 +234,48 @@ def test_export_command_writes_an_int8_file_that_matches_the_shipped_one(tmp_pat
     # few values one step apart. The scores leave the int8 softmax in steps of 1/256 (TFLite's
     # fixed output scale for an int8 softmax): compared raw, at most one step apart, same label.
     faces = real_faces(36)
-    exported, shipped = EmotionClassifier(tmp_path, precision="int8"), EmotionClassifier(precision="int8")
+    exported, shipped = (EmotionClassifier(folder, precision="int8", class_balance=0.0)
+                         for folder in (tmp_path, SHIPPED_IMAGE_MODEL))
     exported.temperature = shipped.temperature = 1.0
     ours, theirs = exported.scores(faces), shipped.scores(faces)
     assert np.abs(ours - theirs).max() <= 1 / 256 + 1e-6
     assert np.array_equal(ours.argmax(axis=1), theirs.argmax(axis=1))
+
+
+def test_class_balance_divides_by_the_training_prior_and_defaults_to_the_cards_choice():
+    from fer_ros.vision.classify import balance
+
+    scores = np.array([[0.5, 0.1, 0.4]])
+    prior = np.array([0.6, 0.1, 0.3])
+    np.testing.assert_allclose(balance(scores, prior, 0.0), scores)
+    flat = balance(scores, prior, 1.0)  # every class as likely: 0.5/0.6, 0.1/0.1, 0.4/0.3
+    np.testing.assert_allclose(flat, [[0.8333, 1.0, 1.3333]] / np.sum([0.8333, 1.0, 1.3333]), atol=1e-4)
+    assert flat.argmax() == 2 and scores.argmax() == 0
+    card = json.loads((SHIPPED_IMAGE_MODEL / METADATA_FILE).read_text())
+    default, as_trained = EmotionClassifier(), EmotionClassifier(class_balance=0.0)
+    assert default.class_balance == card["class_balance"] > 0 and as_trained.class_balance == 0.0
+    assert np.isclose(sum(card["class_prior"]), 1.0, atol=1e-4) and len(card["class_prior"]) == len(LABELS)
+    faces = real_faces(20)
+    np.testing.assert_allclose(default.scores(faces), balance(as_trained.scores(faces),
+                                                              np.array(card["class_prior"]), card["class_balance"]),
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="class_balance must be in"):
+        EmotionClassifier(class_balance=3.0)
+
+
+def test_class_balance_rule_takes_the_best_balance_within_the_accuracy_it_may_lose():
+    from fer_training.class_balance import choose
+
+    rng = np.random.default_rng(0)
+    truth = np.concatenate([np.zeros(900, int), np.ones(100, int)])  # a rare class, as disgust is
+    prior = np.array([0.9, 0.1])
+    logits = rng.normal(0, 1, (1000, 2))
+    logits[np.arange(1000), truth] += 1.0
+    posterior = np.exp(logits) * prior
+    scores = posterior / posterior.sum(axis=1, keepdims=True)
+    tau, grid = choose(scores, truth, prior, ["common", "rare"])
+    chosen = next(g for g in grid if g["tau"] == tau)
+    assert chosen["accuracy"] >= grid[0]["accuracy"] - 0.015
+    assert chosen["balanced_recall"] == max(g["balanced_recall"] for g in grid
+                                            if g["accuracy"] >= grid[0]["accuracy"] - 0.015)
+    assert chosen["balanced_recall"] > grid[0]["balanced_recall"] and tau > 0  # the rare class gains

@@ -17,6 +17,7 @@ from fer_ros.vision.classify import EmotionClassifier
 from fer_ros.vision.model_files import METADATA_FILE
 from fer_training.augment import augment
 from fer_training.fer2013 import default_data_dir, load_split
+from fer_training.ferplus import target_prior
 
 
 @needs.data_sets("fer2013")
@@ -113,7 +114,7 @@ def test_logit_adjusted_loss_adds_tau_log_prior_before_the_cross_entropy():
     each = image_training.LogitAdjustedLoss(np.log(prior).tolist(), tau=0.5, reduction=None)(truth, scores)
     plain_each = keras.losses.CategoricalCrossentropy(reduction=None)(truth, scores)
     assert float(each[0]) > float(plain_each[0]) and float(each[1]) < float(plain_each[1])
-    assert np.allclose(image_training.training_prior(np.array([[1, 0, 0], [0.5, 0.5, 0]])), [0.75, 0.25, 0])
+    assert np.allclose(target_prior(np.array([[1, 0, 0], [0.5, 0.5, 0]])), [0.75, 0.25, 0])
 
 
 @needs.data_sets("fer2013")

@@ -38,11 +38,11 @@ from fer_ros.node_main import run_node
 from fer_ros.params import ParameterError, Spec, declare_all, refuse_invalid
 from fer_ros.vision.align import EYE_SOURCES, FaceAligner
 from fer_ros.vision.annotate import draw_results
-from fer_ros.vision.classify import EmotionClassifier
+from fer_ros.vision.classify import MAX_CLASS_BALANCE, EmotionClassifier
 from fer_ros.vision.clip_stage import ClipResult, ClipStage
 from fer_ros.vision.detect import DETECTORS, FaceDetector
 from fer_ros.vision.image_ops import to_bgr8
-from fer_ros.vision.model_files import PRECISIONS, SHIPPED_CLIP_MODELS, SHIPPED_IMAGE_MODEL
+from fer_ros.vision.model_files import PRECISIONS, SHIPPED_CLIP_MODELS, SHIPPED_IMAGE_MODEL, ModelFileError
 from fer_ros.vision.pipeline import EmotionPipeline, FaceResult
 from fer_ros.vision.track import IouTracker
 
@@ -80,6 +80,10 @@ PARAMETERS = {
                             choices=PRECISIONS),
     "flip_tta": Spec(True, "also classify each face's mirror image and average the scores (and the clip heads' "
                            "outputs), at twice the classification time; the model cards give what it changes"),
+    "class_balance": Spec(-1.0, "the decision: scores divided by the training prior to this power, 0 as trained "
+                                "(favours neutral and happy, as FER2013 does) to 1 (every class alike); negative: "
+                                "the model card's choice (v3: 0.6, chosen on PublicTest)", low=-1.0,
+                          high=MAX_CLASS_BALANCE, dynamic=True),
     "max_image_pixels": Spec(4096 * 4096, "larger images are refused unprocessed", low=1, dynamic=True),
     "track_min_iou": Spec(0.3, "box overlap that continues a track", low=0.0, high=1.0, dynamic=True),
     "track_max_missed": Spec(5, "frames a track survives without a detection", low=0, dynamic=True),
@@ -124,7 +128,8 @@ class EmotionNode(ManagedNode):
         p = self.params
         self.topics = image_topics(p["image_topic"])
         model_dir = Path(p["model_dir"]) if p["model_dir"] else SHIPPED_IMAGE_MODEL
-        self.classifier = EmotionClassifier(model_dir, p["flip_tta"], p["model_precision"])
+        self.classifier = EmotionClassifier(model_dir, p["flip_tta"], p["model_precision"],
+                                            card_default(p["class_balance"]))
         detector = FaceDetector(p["detector"], p["upsample"], p["min_face_size"], self._min_score(p),
                                 p["detect_scale"], p["detect_max_side"])
         self.aligner = FaceAligner(detector, p["x_factor"], p["y_factor"], p["max_faces"], p["eyes"])
@@ -208,6 +213,13 @@ class EmotionNode(ManagedNode):
         aligner = self.aligner
         if name in ("detection_threshold", "hog_threshold"):
             aligner.detector.min_score = self._min_score(self.params)
+        if name == "class_balance":
+            tau = card_default(value)
+            tau = self.classifier.card.get("class_balance", 0.0) if tau is None else tau
+            try:
+                self.classifier.set_class_balance(tau)
+            except ModelFileError as e:
+                raise ParameterError(str(e)) from e
         targets = {"min_face_size": [(aligner.detector, "min_size")], "max_faces": [(aligner, "max_faces")],
                    "detect_scale": [(aligner.detector, "scale")], "detect_max_side": [(aligner.detector, "max_side")],
                    "x_factor": [(aligner, "x_factor")], "y_factor": [(aligner, "y_factor")],
@@ -338,9 +350,14 @@ class EmotionNode(ManagedNode):
                   "latency_ms": f"{s['latency_ms']:.2f}", "frames_processed": s["frames_processed"],
                   "frames_dropped": s["frames_dropped"], "faces_tracked": s["faces"],
                   "errors_total": errors, "model": self.classifier.name, "clips_published": self.clips_published,
-                  "stream_restarts": self.restarts,
+                  "stream_restarts": self.restarts, "class_balance": f"{self.classifier.class_balance:g}",
                   **{f"errors.{kind}": count for kind, count in sorted(s["errors"].items())}}
         self.diagnostics.publish(diagnostic_array(self, level, message, values))
+
+def card_default(class_balance: float) -> float | None:
+    """The `class_balance` parameter as EmotionClassifier takes it: negative means the card's."""
+    return None if class_balance < 0 else class_balance
+
 
 def clip_stage_for(p: dict, image_model: EmotionClassifier) -> ClipStage | None:
     """The clip stage the parameters `p` ask for (clip_model, clip_model_dir, clip_length,

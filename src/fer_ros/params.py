@@ -98,7 +98,10 @@ def refuse_invalid(specs: Mapping[str, Spec], apply: Callable[[str, Any], None]
                 checked.append((p.name, check(p.name, spec, p.value)))
             except ParameterError as e:
                 return SetParametersResult(successful=False, reason=str(e))
-        for name, value in checked:
-            apply(name, value)
+        try:
+            for name, value in checked:
+                apply(name, value)
+        except ParameterError as e:  # a value the node's current state cannot take
+            return SetParametersResult(successful=False, reason=str(e))
         return SetParametersResult(successful=True)
     return callback

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     labels = card.get("training", {}).get("labels", "fer2013")
     figures: dict = {"fitted_on": "PublicTest", "labels": "FER2013" if labels == "fer2013" else "FER+ majority"}
     splits = {split: truth_of(args.data_dir, split, labels) for split in ("PublicTest", "PrivateTest")}
-    classifier = EmotionClassifier(args.model)
+    classifier = EmotionClassifier(args.model, class_balance=0.0)  # the scores as trained
     classifier.temperature = 1.0  # fit on the raw scores, whatever the card says now
     for flip, key in ((False, "temperature"), (True, "temperature_flip")):
         classifier.flip = flip

@@ -16,7 +16,7 @@ from fer_ros.vision.model_files import PRECISIONS, SHIPPED_IMAGE_MODEL, ModelFil
 from fer_training.fer2013 import SPLITS, default_data_dir, load_split
 from fer_training.ferplus import left_out_counts, load_votes, majority
 from fer_training.labelled_images import labelled_images
-from fer_training.metrics import confusion_matrix, expected_calibration_error, macro_f1, per_class
+from fer_training.metrics import balanced_recall, confusion_matrix, expected_calibration_error, macro_f1, per_class
 
 FER2013_DATASETS = tuple(f"fer2013:{split}" for split in SPLITS if split != "Training")
 FERPLUS_DATASETS = tuple(f"ferplus:{split}" for split in SPLITS if split != "Training")
@@ -83,6 +83,7 @@ def build_report(dataset: str, model: str, labels: list[str], truth: np.ndarray,
         "accuracy": float(np.mean(predicted == truth)) if len(truth) else 0.0,
         "per_class": classes,
         "macro_f1": macro_f1(classes),
+        "balanced_recall": balanced_recall(classes),
         "confusion": confusion.tolist(),
         "ece": expected_calibration_error(confidence, predicted[found] == truth[found]),
     }
@@ -109,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--flip", action="store_true", help="average each face's scores with its mirror image's")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="model file: float, int8, or auto (int8 where the folder has it, as the node)")
+    p.add_argument("--class-balance", type=float, metavar="TAU",
+                   help="the decision: scores divided by the training prior to this power (0: as trained; "
+                        "default: the model card's class_balance, as the node)")
     p.add_argument("--json", type=Path, help="write the report here")
     p.add_argument("--plot", type=Path, help="write the normalised confusion matrix here (PNG)")
     args = p.parse_args(argv)
@@ -117,14 +121,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown dataset {args.dataset!r}; expected {DATASETS_HELP}", file=sys.stderr)
         return 2
     try:
-        report = evaluate(EmotionClassifier(args.model, args.flip, args.precision), args.dataset, args.data_dir,
-                          args.detector)
+        classifier = EmotionClassifier(args.model, args.flip, args.precision, args.class_balance)
+        report = evaluate(classifier, args.dataset, args.data_dir, args.detector) | {
+            "class_balance": classifier.class_balance}
     except (OSError, ValueError, ModelFileError) as e:  # a missing folder, an unreadable image, a bad model
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"{report['dataset']}: accuracy {report['accuracy']:.4f} on {report['n']} images, "
-          f"{report['detected']} faces found, macro F1 {report['macro_f1']:.4f}, ECE {report['ece']:.4f} "
-          f"({report['model']})")
+          f"{report['detected']} faces found, balanced recall {report['balanced_recall']:.4f}, macro F1 "
+          f"{report['macro_f1']:.4f}, ECE {report['ece']:.4f} ({report['model']}, class_balance "
+          f"{report['class_balance']:g})")
     if "left_out" in report:
         print("left out (FER+ majority outside the 7 classes, or none): "
               + ", ".join(f"{reason} {n}" for reason, n in report["left_out"].items()))

@@ -87,3 +87,16 @@ def split_labels(data_dir: Path | str, split: str, source: str, original: np.nda
 
 def left_out_counts(reasons: list[str | None]) -> dict[str, int]:
     return {reason: sum(r == reason for r in reasons) for reason in LEFT_OUT_REASONS}
+
+
+def training_targets(data_dir: Path, source: str, y_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(targets N x 7, usable mask) of the Training tiles for fer-train-image's `--labels`:
+    FER2013's labels one-hot, the FER+ votes as distributions, or both (mix)."""
+    if source == "fer2013":
+        return np.eye(len(LABELS), dtype=np.float32)[y_train], np.ones(len(y_train), dtype=bool)
+    return vote_targets(load_votes(data_dir, "Training"), y_train if source == "mix" else None)
+
+
+def target_prior(targets: np.ndarray) -> np.ndarray:
+    """Mean target distribution over the training images: the class prior a model learns."""
+    return targets.mean(axis=0) / targets.mean(axis=0).sum()

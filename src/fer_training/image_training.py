@@ -19,16 +19,9 @@ from fer_ros.vision.model_files import MODEL_FILE, write_metadata
 from fer_training.augment import augment
 from fer_training.export_model import export
 from fer_training.fer2013 import load_split
-from fer_training.ferplus import load_votes, split_labels, vote_targets
+from fer_training.ferplus import split_labels, target_prior, training_targets
 from fer_training.models import ARCHITECTURES
 from fer_training.provenance import command_line, machine
-
-
-def training_targets(data_dir: Path, source: str, y_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(targets N x 7, usable mask) of the Training tiles for `--labels`."""
-    if source == "fer2013":
-        return np.eye(len(LABELS), dtype=np.float32)[y_train], np.ones(len(y_train), dtype=bool)
-    return vote_targets(load_votes(data_dir, "Training"), y_train if source == "mix" else None)
 
 
 def class_weights(labels: np.ndarray, mode: str, num_classes: int) -> np.ndarray:
@@ -111,11 +104,6 @@ class LogitAdjustedLoss(keras.losses.Loss):
                 "label_smoothing": self.label_smoothing}
 
 
-def training_prior(targets: np.ndarray) -> np.ndarray:
-    """Mean target distribution over the training images: the class prior the loss divides out."""
-    return targets.mean(axis=0) / targets.mean(axis=0).sum()
-
-
 @keras.saving.register_keras_serializable(package="fer")
 def label_accuracy(y_true, y_pred):
     """Accuracy against the one-hot labels in the first columns of `y_true` (also with teachers' scores)."""
@@ -179,7 +167,7 @@ def train(args: argparse.Namespace) -> int:
         if args.teachers:
             loss = DistillationLoss(args.distill_temperature, args.label_smoothing)
         elif args.logit_adjust:
-            loss = LogitAdjustedLoss(np.log(training_prior(targets)).tolist(), args.logit_adjust, args.label_smoothing)
+            loss = LogitAdjustedLoss(np.log(target_prior(targets)).tolist(), args.logit_adjust, args.label_smoothing)
         model.compile(optimizer=_optimizer(args), loss=loss, metrics=[label_accuracy])
     y_train_1hot = targets
     train_classes = np.argmax(targets, axis=1)
@@ -261,7 +249,8 @@ def train(args: argparse.Namespace) -> int:
         "machine": machine(),
         "note": "Training accuracy is on augmented batches during the best epoch",
     }
-    write_metadata(args.out, arch=args.arch, training=training, version=args.version)
+    write_metadata(args.out, arch=args.arch, training=training, version=args.version,
+                   class_prior=[round(float(v), 6) for v in target_prior(targets)])
     if not args.no_export:
         export(args.out, args.data_dir)
     print(json.dumps(accuracy))

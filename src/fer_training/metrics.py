@@ -42,3 +42,9 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
         if members.any():
             error += members.mean() * abs(correct[members].mean() - confidence[members].mean())
     return float(error)
+
+
+def balanced_recall(classes: dict[str, dict[str, float]]) -> float:
+    """Mean recall over the labels that occur in the data: accuracy with every class weighing alike."""
+    recalls = [c["recall"] for c in classes.values() if c["support"] > 0]
+    return float(np.mean(recalls)) if recalls else 0.0

@@ -41,6 +41,9 @@ def _native_stderr_silenced() -> Iterator[None]:
         os.close(saved)
 
 
+MAX_CLASS_BALANCE = 2.0
+
+
 class LiteModel:
     """One TensorFlow Lite file run by LiteRT's interpreter (XNNPACK) one input at a time: for
     the shipped image model 0.35 ms a face in int8, 1.26 ms in float (`make bench`); batching
@@ -85,11 +88,12 @@ class EmotionClassifier:
     more passes.
     """
 
-    def __init__(self, model_dir: Path | str = SHIPPED_IMAGE_MODEL, flip: bool = False, precision: str = "auto"):
+    def __init__(self, model_dir: Path | str = SHIPPED_IMAGE_MODEL, flip: bool = False, precision: str = "auto",
+                 class_balance: float | None = None):
         """`flip`: average each face's scores with its mirror image's (test-time augmentation,
         at twice the cost). `precision`: float (`model.tflite`, the Keras model's scores to 1e-5),
         int8 (`model_int8.tflite`, about 3 times faster, see the model card), or auto: int8 where
-        the folder has it."""
+        the folder has it. `class_balance`: tau of the decision (`balance`); None: the card's."""
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         model_dir = Path(model_dir)
@@ -106,6 +110,10 @@ class EmotionClassifier:
         path = lite_file(model_dir, INT8_FILE if int8 else LITE_FILE, self.card)
         self.name = (f'{self.card["name"]}-v{self.card["version"]}' + ("-int8" if int8 else "")
                      + ("+flip" if flip else ""))
+        prior = self.card.get("class_prior")
+        self.class_prior = None if prior is None else np.asarray(prior, dtype=np.float64)
+        self.class_balance = 0.0
+        self.set_class_balance(self.card.get("class_balance", 0.0) if class_balance is None else class_balance)
         self.keras_sha256: str = exported[path.name]["keras_sha256"]
         self._model = LiteModel(path)
         if self._model.output_shapes[0] != (len(self.labels),):
@@ -144,10 +152,20 @@ class EmotionClassifier:
         batch = np.asarray(faces, dtype=np.float32).reshape(-1, *self.input_shape)
         return (np.concatenate([batch, batch[..., ::-1, :]]) if self.flip else batch), len(batch)
 
+    def set_class_balance(self, tau: float) -> None:
+        """How far the decision leans from the training prior toward equal classes (0: as trained)."""
+        if tau and self.class_prior is None:
+            raise ModelFileError(f"class_balance {tau} needs the model card's class_prior, which {self.name} lacks "
+                                 "(fer-class-balance --model DIR writes it)")
+        if not 0 <= tau <= MAX_CLASS_BALANCE:
+            raise ValueError(f"class_balance must be in [0, {MAX_CLASS_BALANCE}], got {tau}")
+        self.class_balance = float(tau)
+
     def _calibrated(self, probabilities: np.ndarray, n: int) -> np.ndarray:
         if self.flip:
             probabilities = (probabilities[:n] + probabilities[n:]) / 2
-        return apply_temperature(probabilities, self.temperature)
+        probabilities = apply_temperature(probabilities, self.temperature)
+        return balance(probabilities, self.class_prior, self.class_balance) if self.class_balance else probabilities
 
     def shares_features_with(self, image_model: "EmotionClassifier") -> bool:
         """True when this clip model's feature extractor is the image model's, weight for weight
@@ -168,6 +186,14 @@ class EmotionClassifier:
         """Scores for a large set of faces, a batch at a time (evaluation)."""
         parts = [self.scores(faces[i:i + batch_size]) for i in range(0, len(faces), batch_size)]
         return np.concatenate(parts) if parts else self.scores([])
+
+
+def balance(probabilities: np.ndarray, prior: np.ndarray, tau: float) -> np.ndarray:
+    """The scores divided by the training prior to the power tau, renormalised (logit adjustment,
+    Menon et al., ICLR 2021): tau 0 keeps the decision the model learnt, which favours the classes
+    its training data held most (neutral, happy); tau 1 treats every class as equally likely."""
+    adjusted = probabilities / prior ** tau
+    return (adjusted / adjusted.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
 def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
