@@ -56,7 +56,7 @@ def test_raw_frames_at_30_hz_over_the_link_do_not_crash_or_queue_without_bound(h
 
 
 def test_the_readmes_two_computer_commands_work_between_two_namespaces(hosts, workspace, tmp_path):
-    # README "Running on two computers", word for word apart from the clip: on the robot
+    # docs/two_computers.md, "Running on two computers", word for word apart from the clip: on the robot
     # `ros2 launch ... nodes:=camera`, on the other computer `ros2 launch ... nodes:=emotion`,
     # both with transport:=compressed and the same ROS_DOMAIN_ID; the robot's side reads results.
     robot, base = hosts

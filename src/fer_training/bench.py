@@ -7,6 +7,11 @@ its own process (as under `ros2 launch`); this process publishes frames and rece
 a 30 Hz camera (the node as configured by config/webcam.yaml, clip stage included).
 `clip_stage_ms_<model>`: the mean time per frame the clip stage adds with one tracked face.
 `--soak N` feeds N frames and reports memory growth and error counts.
+
+By default (`make bench`) the graph, the stage times and the detectors, with how long each part
+took to measure (`bench_seconds_*`); `--fer-python` adds PyPI fer's rate on the same frames,
+`--two-cameras` one emotion node fed by two cameras, `--range-faces 213` the detection-range
+table, `--link` (root) the graph split over a 20 Mbit/s link: each reports its own time.
 """
 
 import argparse
@@ -421,7 +426,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=int, default=300, help="measured frames per figure (after warm-up)")
     p.add_argument("--soak", type=int, default=0, metavar="N", help="instead: feed N frames, report memory")
     p.add_argument("--data-dir", type=Path, default=default_data_dir(), help="folder holding jaffe/ (range table)")
-    p.add_argument("--range-faces", type=int, default=213, help="JAFFE faces per range condition (0: no table)")
+    p.add_argument("--range-faces", type=int, default=0,
+                   help="also the detection-range table, with this many JAFFE faces per condition (213: all; "
+                        "about 10 minutes here; 0: no table, the default)")
+    p.add_argument("--two-cameras", action="store_true",
+                   help="also one emotion node fed by two 30 Hz cameras (results a second, memory)")
     p.add_argument("--fer-python", type=Path,
                    help="a Python with PyPI's fer 25.10.3 installed: its end-to-end rate on the same frame")
     p.add_argument("--link", action="store_true",
@@ -431,25 +440,35 @@ def main(argv: list[str] | None = None) -> int:
     use_shared_memory_profile()
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     figures: dict = {"machine": machine()}
+
+    def timed(name: str, measure) -> None:
+        """The figures of one part, and how long it took to measure them."""
+        started = time.monotonic()
+        figures.update(measure())
+        figures[f"bench_seconds_{name}"] = time.monotonic() - started
+
     if args.soak:
-        figures.update(soak(args.soak))
+        timed("soak", lambda: soak(args.soak))
     elif args.link:
-        figures.update(link(args.frames))
+        timed("link", lambda: link(args.frames))
     else:
-        figures.update(end_to_end(args.frames))
-        figures.update(component_times(args.frames))
-        figures.update(detector_times(args.frames))
-        figures.update(two_cameras(10.0))
+        timed("graph", lambda: end_to_end(args.frames))
+        timed("stages", lambda: component_times(args.frames))
+        timed("detectors", lambda: detector_times(args.frames))
         figures["transport_ms"] = figures["e2e_p50_ms_1face"] - figures["node_processing_ms"]
+        if args.two_cameras:
+            timed("two_cameras", lambda: two_cameras(10.0))
         if args.fer_python:
-            figures["pypi_fer_fps"] = pypi_fer_fps(args.fer_python)
+            timed("pypi_fer", lambda: {"pypi_fer_fps": pypi_fer_fps(args.fer_python)})
             figures["e2e_fps_1face_vs_pypi_fer"] = figures["e2e_fps_1face"] / figures["pypi_fer_fps"]
     width = max(map(len, figures))
     for key, value in figures.items():
         print(f"{key:<{width}}  {value:.2f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
     if args.range_faces and not (args.soak or args.link):
+        started = time.monotonic()
         figures["range"] = detection_range(args.data_dir, args.range_faces)
         print_range(figures["range"])
+        print(f"bench_seconds_range  {time.monotonic() - started:.1f}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1) + "\n")
     return 0
