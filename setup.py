@@ -59,7 +59,10 @@ setup(
     version="0.1.0",
     packages=find_packages("src"),
     package_dir={"": "src"},
-    package_data={"fer_ros": ["models/*/*", "data/*"]},
+    # What the nodes load (the .tflite files, cards, YuNet) and the sample media; the .keras files
+    # and confusion plots (about 10 MB) stay in the source tree for the training tools.
+    package_data={"fer_ros": ["models/*/*.tflite", "models/*/*.json", "models/*/*.md", "models/face_detector/*",
+                              "data/*"]},
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/fer_ros", "resource/fer_training"]),
         ("share/fer_ros", ["package.xml"]),
@@ -71,7 +74,7 @@ setup(
     # What the nodes need (rclpy and the messages come from ROS, or from requirements.txt on the
     # pip path); training, evaluation plots, bags and TensorFlow with the extra: pip install ".[train]".
     install_requires=RUNTIME,
-    zip_safe=True,
+    zip_safe=False,  # the models are read from files beside the code
     maintainer="fer_ros maintainers",
     maintainer_email="fer_ros@example.com",
     description="Facial emotion recognition for ROS 2",

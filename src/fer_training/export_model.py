@@ -78,6 +78,9 @@ def export(folder: Path | str, int8_data_dir: Path | None = None) -> list[Path]:
     folder = Path(folder)
     keras_path = folder / MODEL_FILE
     card = read_metadata(folder)
+    if not keras_path.is_file():
+        raise ModelFileError(f"{keras_path} not found: an installed package holds only the .tflite files; the Keras "
+                             "files are in the source tree (git clone), or in your own training command's output")
     try:
         model = keras.saving.load_model(keras_path, compile=False)
     except Exception as e:  # Keras raises many types for a missing or damaged zip/h5
