@@ -36,6 +36,17 @@ def spin_until(executor: SingleThreadedExecutor, done: Callable[[], bool], timeo
     return wait_until(done, timeout, lambda: executor.spin_once(timeout_sec=0.05))
 
 
+def resend_until(executor: SingleThreadedExecutor, publisher, msg, answered: Callable[[], bool],
+                 wait: float = 3.0, tries: int = 5) -> bool:
+    """Best effort may lose a message: publish `msg` again until `answered()` holds, spinning
+    up to `wait` s after each of at most `tries` sends; True if it was answered."""
+    for _ in range(tries):
+        publisher.publish(msg)
+        if spin_until(executor, answered, wait):
+            return True
+    return False
+
+
 @contextmanager
 def ros_node(name: str):
     """(context, node, executor) of a node in a context of its own, torn down afterwards."""

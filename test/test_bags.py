@@ -13,7 +13,7 @@ import pytest
 from fer_msgs.msg import FaceEmotionArray, GroundTruth
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.serialization import deserialize_message
-from ros_helpers import ros_node, running, spin_until, wait_for_line
+from ros_helpers import resend_until, ros_node, running, spin_until, wait_for_line
 from rosbags.rosbag2 import Reader
 from sensor_msgs.msg import Image
 from shipped_faces import face_photos
@@ -173,11 +173,8 @@ def test_listen_mode_scores_a_bag_played_by_someone_else(mcap_bag, tmp_path):
             spin_until(executor, lambda: False, 0.2)
         assert FIRST_RESULT_LINE in log_path.read_text(), log_path.read_text()
         for frame in frames:
-            for _ in range(3):
-                publisher.publish(frame.raw)
-                if spin_until(executor, lambda s=frame.stamp_ns: s in answered, 3.0):
-                    break
-            assert frame.stamp_ns in answered, f"frame {frame.stamp_ns} never answered"
+            assert resend_until(executor, publisher, frame.raw, lambda s=frame.stamp_ns: s in answered, tries=3), \
+                f"frame {frame.stamp_ns} never answered"
         listener.wait(timeout=60)
     assert listener.returncode == 0, log_path.read_text()
     report = json.loads(out.read_text())

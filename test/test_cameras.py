@@ -7,7 +7,7 @@ import pytest
 from fer_msgs.msg import ClipEmotion, FaceEmotionArray
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
-from ros_helpers import ros_node, spin_until
+from ros_helpers import resend_until, ros_node, spin_until
 from sensor_msgs.msg import Image
 
 from fer_ros.emotion_node import EmotionNode, image_topics
@@ -45,10 +45,7 @@ def run_two_cameras(hri: bool) -> tuple[list[FaceEmotionArray], dict[str, set[in
                     msg.header.frame_id = camera
                     msg.header.stamp.sec = 100 + i
                     before = len(results)
-                    for _ in range(5):  # best effort: resent if lost
-                        publishers[camera].publish(msg)
-                        if spin_until(executor, lambda b=before: len(results) > b, 5.0):
-                            break
+                    resend_until(executor, publishers[camera], msg, lambda b=before: len(results) > b, 5.0)
             assert len(results) == 28
             ids = {c: {f.track_id for r in results if r.header.frame_id == c for f in r.faces} for c in CAMERAS}
             assert spin_until(executor, lambda: {c.header.frame_id for c in clips} == set(CAMERAS), 5.0)

@@ -14,7 +14,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from fer_msgs.msg import FaceEmotionArray
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
-from ros_helpers import ros_node, spin_until
+from ros_helpers import resend_until, ros_node, spin_until
 from sensor_msgs.msg import Image
 
 import fer_ros.emotion_node as emotion_module
@@ -55,11 +55,8 @@ def send_until(executor, publisher, node, count_before: int, stamp: int) -> None
     def accounted() -> int:
         return node.stats.processed + sum(node.stats.errors.values())
 
-    for _ in range(5):
-        publisher.publish(msg)
-        if spin_until(executor, lambda: accounted() > count_before, 5.0):
-            return
-    raise AssertionError("the node never took the frame")
+    assert resend_until(executor, publisher, msg, lambda: accounted() > count_before, 5.0), \
+        "the node never took the frame"
 
 
 def test_a_drawing_step_that_raises_does_not_stop_the_answers(rig, monkeypatch):

@@ -7,7 +7,7 @@ import sys
 import needs
 import numpy as np
 from rclpy.qos import qos_profile_sensor_data
-from ros_helpers import ros_node, running, spin_until
+from ros_helpers import resend_until, ros_node, running, spin_until
 from sensor_msgs.msg import Image
 
 from fer_ros.image_conversion import array_to_image, image_to_array
@@ -59,10 +59,7 @@ def test_faces_are_published_the_ros4hri_way_and_their_topics_go_when_they_leave
         def send(i: int, frame: np.ndarray) -> None:
             msg = array_to_image(frame, "bgr8")
             msg.header.stamp.sec, msg.header.frame_id = 10 + i, "camera"
-            for _ in range(5):  # best effort: resend until the frame's list comes back
-                images.publish(msg)
-                if spin_until(executor, lambda: any(m.header.stamp.sec == 10 + i for m in reader.lists), 3):
-                    return
+            resend_until(executor, images, msg, lambda: any(m.header.stamp.sec == 10 + i for m in reader.lists))
 
         frames = [face_frame(i / 30) for i in range(10)] + [np.full((480, 640, 3), 90, np.uint8)] * 3
         for i, frame in enumerate(frames[:10]):
@@ -150,10 +147,7 @@ def test_per_face_publishers_are_made_and_destroyed_on_the_executors_thread():
             for i, frame in enumerate(frames):
                 msg = array_to_image(frame, "bgr8")
                 msg.header.stamp.sec = 10 + i
-                for _ in range(5):  # best effort: resend until this frame's list comes back
-                    images.publish(msg)
-                    if spin_until(executor, lambda s=10 + i: any(m.header.stamp.sec == s for m in lists), 3):
-                        break
+                resend_until(executor, images, msg, lambda s=10 + i: any(m.header.stamp.sec == s for m in lists))
             assert [len(m.ids) for m in lists[-2:]] == [0, 0] and lists[0].ids
         finally:
             node.destroy_node()

@@ -7,7 +7,7 @@ from fer_msgs.msg import FaceEmotionArray
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
-from ros_helpers import ros_node, spin_until
+from ros_helpers import resend_until, ros_node, spin_until
 from sensor_msgs.msg import Image
 
 from fer_ros.emotion_node import EmotionNode
@@ -50,11 +50,7 @@ def test_inactive_gives_no_answers_active_does_and_cleanup_frees_the_models():
             msg = array_to_image(face_frame(0.0), "bgr8")
             msg.header.stamp.sec = next(stamp)
             before = len(results)
-            for _ in range(3):  # best effort: resend until answered
-                images.publish(msg)
-                if spin_until(executor, lambda: len(results) > before, timeout):
-                    return True
-            return False
+            return resend_until(executor, images, msg, lambda: len(results) > before, timeout, tries=3)
 
         try:
             assert not node.loaded and images.get_subscription_count() == 0  # unconfigured: not listening

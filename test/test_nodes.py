@@ -8,7 +8,7 @@ import rclpy
 from fer_msgs.msg import ClipEmotion, FaceEmotionArray
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
-from ros_helpers import ros_node, running, spin_until
+from ros_helpers import resend_until, ros_node, running, spin_until
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
@@ -88,11 +88,8 @@ def request(executor, publisher, results, image: Image, timeout: float = 10.0):
     """Publish one frame (best effort: resend until answered) and return its result."""
     def answer():
         return next((r for r in results if r.header.stamp == image.header.stamp), None)
-    for _ in range(3):
-        publisher.publish(image)
-        if spin_until(executor, lambda: answer() is not None, timeout):
-            return answer()
-    return None
+    resend_until(executor, publisher, image, lambda: answer() is not None, timeout, tries=3)
+    return answer()
 
 
 def test_no_face_gives_an_empty_array_and_a_face_after_it_is_found(emotion_node, ros):

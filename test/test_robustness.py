@@ -15,7 +15,7 @@ from rcl_interfaces.msg import ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data
-from ros_helpers import running, spin_until
+from ros_helpers import resend_until, running, spin_until
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
@@ -59,11 +59,8 @@ class Probe:
     def send(self, msg) -> None:
         """Publish and wait until the node has accounted for it (resent if lost on the way)."""
         before = self.accounted()
-        for _ in range(5):
-            self.publisher.publish(msg)
-            if spin_until(self.executor, lambda: self.accounted() > before, 3.0):
-                return
-        raise AssertionError(f"the node never accounted for a frame ({self.diagnostics})")
+        assert resend_until(self.executor, self.publisher, msg, lambda: self.accounted() > before), \
+            f"the node never accounted for a frame ({self.diagnostics})"
 
     def __enter__(self) -> "Probe":
         return self
