@@ -10,28 +10,28 @@ from pathlib import Path
 
 from setuptools import find_packages, setup
 
-# Through fer_ros.entry_points: SIGTERM is handled before the node's module is imported.
+# Through fer_ros.ros.entry_points: SIGTERM is handled before the node's module is imported.
 NODES = {
-    "camera_node": "fer_ros.entry_points:camera_node",
-    "emotion_node": "fer_ros.entry_points:emotion_node",
-    "emotion_reactions": "fer_ros.entry_points:emotion_reactions",
-    "fer-run": "fer_ros.entry_points:fer_run",
+    "camera_node": "fer_ros.ros.entry_points:camera_node",
+    "emotion_node": "fer_ros.ros.entry_points:emotion_node",
+    "emotion_reactions": "fer_ros.ros.entry_points:emotion_reactions",
+    "fer-run": "fer_ros.ros.entry_points:fer_run",
 }
 TOOLS = {
-    "fer-train-image": "fer_training.train_image:main",
-    "fer-evaluate": "fer_training.evaluate:main",
-    "fer-bench": "fer_training.bench:main",
-    "fer-calibrate": "fer_training.calibrate:main",
-    "fer-class-balance": "fer_training.class_balance:main",
-    "fer-export-model": "fer_training.export_model:main",
-    "fer-preprocess-fer2013": "fer_training.preprocess_fer2013:main",
-    "fer-make-bag": "fer_training.make_bag:main",
-    "fer-eval-bag": "fer_training.eval_bag:main",
-    "extract_frames": "fer_training.extract_frames:main",
-    "create_list": "fer_training.create_list:main",
-    "fer-make-clips": "fer_training.make_clips:main",
-    "fer-train-clips": "fer_training.train_clips:main",
-    "fer-evaluate-clips": "fer_training.evaluate_clips:main",
+    "fer-train-image": "fer_training.training.image_command:main",
+    "fer-evaluate": "fer_training.evaluation.evaluate:main",
+    "fer-bench": "fer_training.bench.bench:main",
+    "fer-calibrate": "fer_training.training.calibrate:main",
+    "fer-class-balance": "fer_training.training.class_balance:main",
+    "fer-export-model": "fer_training.training.export_model:main",
+    "fer-preprocess-fer2013": "fer_training.data.preprocess_fer2013:main",
+    "fer-make-bag": "fer_training.bags.make_bag:main",
+    "fer-eval-bag": "fer_training.bags.eval_bag:main",
+    "extract_frames": "fer_training.data.extract_frames:main",
+    "create_list": "fer_training.data.create_list:main",
+    "fer-make-clips": "fer_training.data.make_clips:main",
+    "fer-train-clips": "fer_training.training.clip_command:main",
+    "fer-evaluate-clips": "fer_training.evaluation.evaluate_clips:main",
 }
 
 

@@ -4,7 +4,7 @@
         [rate:=source|max|HZ] [transport:=raw|compressed] [nodes:=all|camera|emotion]
         [hri:=true] [reactions:=true] [managed:=true] [params_file:=my.yaml]
 
-The nodes come from fer_ros.graph.GRAPH, the same description fer-run uses. A video file is
+The nodes come from fer_ros.ros.graph.GRAPH, the same description fer-run uses. A video file is
 played in lockstep by default: its first frame goes out once the emotion node is ready and each
 next one once the last one's result arrived, so every frame is answered however slow the start
 (`lockstep:=false` plays it at its own rate once anyone reads it, dropping frames like a camera). `hri:=true` also
@@ -27,7 +27,7 @@ from launch_ros.events.lifecycle import ChangeState
 from launch_ros.parameter_descriptions import ParameterValue
 from lifecycle_msgs.msg import Transition
 
-from fer_ros.graph import (
+from fer_ros.ros.graph import (
     CAMERA,
     EMOTION,
     GRAPH,

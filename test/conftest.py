@@ -16,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from needs import ROS2_TOOLS_MISSING  # noqa: E402
 
-from fer_ros.graph import use_shared_memory_profile  # noqa: E402
+from fer_ros.ros.graph import use_shared_memory_profile  # noqa: E402
 
 use_shared_memory_profile()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fer_training.fer2013 import DATA_DIR_VARIABLE, default_data_dir
+from fer_training.data.fer2013 import DATA_DIR_VARIABLE, default_data_dir
 
 # The file each data set's readers open first.
 DATA_SET_FILES = {"fer2013": "fer2013/labels.csv", "ferplus": "fer2013/ferplus.csv",

@@ -12,8 +12,8 @@ import rclpy
 import yaml
 from rclpy.executors import SingleThreadedExecutor
 
-from fer_ros.node_main import wait_until
-from fer_training.node_process import NodeProcess, start_node
+from fer_ros.ros.node_main import wait_until
+from fer_training.harness.node_process import NodeProcess, start_node
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = ROOT / "config" / "webcam.yaml"

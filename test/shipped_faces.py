@@ -46,7 +46,7 @@ def real_faces(count: int) -> np.ndarray:
     """`count` aligned faces of every class where FER2013 is here (PublicTest, spread over the
     classes), else the bundled face's crops: model checks stay as strong as the data allows and
     still run on a clone without it."""
-    from fer_training.fer2013 import default_data_dir, load_split
+    from fer_training.data.fer2013 import default_data_dir, load_split
 
     try:
         images, _ = load_split(default_data_dir(), "PublicTest")

@@ -19,15 +19,15 @@ from sensor_msgs.msg import Image
 from shipped_faces import face_photos
 from test_run import run
 
-from fer_ros.image_conversion import image_to_array
+from fer_ros.ros.image_conversion import image_to_array
 from fer_ros.vision.align import FaceAligner
 from fer_ros.vision.classify import EmotionClassifier
 from fer_ros.vision.labels import LABELS
-from fer_training.bag_format import GROUND_TRUTH_TOPIC, IMAGE_TOPIC, read_labelled_bag
-from fer_training.bag_report import ExpectedFace, FoundFace, match_faces, score_replay
-from fer_training.eval_bag import FIRST_RESULT_LINE
-from fer_training.fer2013 import default_data_dir
-from fer_training.node_process import bin_path
+from fer_training.bags.bag_format import GROUND_TRUTH_TOPIC, IMAGE_TOPIC, read_labelled_bag
+from fer_training.bags.bag_report import ExpectedFace, FoundFace, match_faces, score_replay
+from fer_training.bags.eval_bag import FIRST_RESULT_LINE
+from fer_training.data.fer2013 import default_data_dir
+from fer_training.harness.node_process import bin_path
 
 RATE = 15.0
 PER_CLASS = 2
@@ -100,7 +100,7 @@ def test_bag_reads_back_with_topics_counts_types_and_stamps(face_folder, tmp_pat
 def direct_predictions(bag_path) -> list[tuple[int, int]]:
     """(truth, prediction) per expected face, from the shipped model called directly (as the
     node runs it by default) on the bag's own frames, matched the same way as fer-eval-bag."""
-    from fer_ros.emotion_node import PARAMETERS
+    from fer_ros.nodes.emotion_node import PARAMETERS
 
     aligner = FaceAligner()
     classifier = EmotionClassifier(flip=PARAMETERS["flip_tta"].default,

@@ -11,10 +11,10 @@ from rclpy.qos import qos_profile_sensor_data
 from ros_helpers import ros_node, spin_until
 from sensor_msgs.msg import Image
 
-import fer_ros.camera_node as camera_node
+import fer_ros.nodes.camera_node as camera_node
+from fer_ros.ros.video_source import open_capture
 from fer_ros.sample_clip import SAMPLE_CLIP
-from fer_ros.video_source import open_capture
-from fer_training.node_process import bin_path
+from fer_training.harness.node_process import bin_path
 
 
 def test_a_missing_camera_is_retried_with_an_error_in_diagnostics_and_comes_back(monkeypatch):
@@ -77,7 +77,7 @@ def test_a_video_file_not_in_lockstep_plays_for_any_reader_after_saying_what_it_
 
 def test_lockstep_waits_for_the_emotion_node_where_results_topic_says():
     # A namespaced emotion node: lockstep follows its results, not the default /fer/emotions.
-    from fer_ros.emotion_node import EmotionNode
+    from fer_ros.nodes.emotion_node import EmotionNode
 
     with ros_node("fer_lockstep_probe") as (context, probe, executor):
         emotion = EmotionNode(context=context, namespace="/robot1", parameter_overrides=[

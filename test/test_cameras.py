@@ -10,9 +10,9 @@ from rclpy.qos import qos_profile_sensor_data
 from ros_helpers import resend_until, ros_node, spin_until
 from sensor_msgs.msg import Image
 
-from fer_ros.emotion_node import EmotionNode, image_topics
-from fer_ros.image_conversion import array_to_image
-from fer_ros.params import ParameterError
+from fer_ros.nodes.emotion_node import EmotionNode, image_topics
+from fer_ros.ros.image_conversion import array_to_image
+from fer_ros.ros.params import ParameterError
 from fer_ros.sample_clip import face_frame
 
 CAMERAS = ("cam_left", "cam_right")

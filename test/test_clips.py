@@ -19,11 +19,11 @@ from fer_ros.vision.clip_stage import ClipStage
 from fer_ros.vision.labels import LABELS
 from fer_ros.vision.model_files import METADATA_FILE, SHIPPED_CLIP_MODELS
 from fer_ros.vision.pipeline import FaceResult
-from fer_training.clip_folders import CLIP_INFO, read_list
-from fer_training.clip_folders import write_clip as write_clip_folder
-from fer_training.fer2013 import default_data_dir, load_split
-from fer_training.node_process import bin_path
-from fer_training.synthetic_clips import CLIP_LENGTH, clip_rng, synthesize_clip, synthesize_split
+from fer_training.data.clip_folders import CLIP_INFO, read_list
+from fer_training.data.clip_folders import write_clip as write_clip_folder
+from fer_training.data.fer2013 import default_data_dir, load_split
+from fer_training.data.synthetic_clips import CLIP_LENGTH, clip_rng, synthesize_clip, synthesize_split
+from fer_training.harness.node_process import bin_path
 
 
 def run(*cmd: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -102,7 +102,7 @@ def test_raw_mode_keeps_whole_frames(baum_tree, tmp_path):
 
 
 def test_annotation_sheet_columns_are_found_by_name(tmp_path):
-    from fer_training.create_list import read_annotations
+    from fer_training.data.create_list import read_annotations
 
     sheet = tmp_path / "sheet.csv"
     sheet.write_text("Subject,Clip Name,Emotion,Intensity\nS1,S1_a.mp4,Happiness,3\nS1,S1_b.mp4,Anger,2\n"
@@ -117,7 +117,7 @@ def test_annotation_sheet_columns_are_found_by_name(tmp_path):
 
 
 def test_class_folders_named_by_annotation_words_are_labelled(tmp_path):
-    from fer_training.create_list import create_list
+    from fer_training.data.create_list import create_list
 
     for word in ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral", "contempt"):
         write_clip_folder(tmp_path / "frames" / word / f"{word}_clip", np.zeros((12, 48, 48), np.uint8), {})
@@ -153,7 +153,7 @@ def test_both_clip_architectures_take_12_frames_and_give_7_scores():
     import keras
 
     from fer_ros.vision.model_files import MODEL_FILE, SHIPPED_IMAGE_MODEL
-    from fer_training.models import CLIP_HEADS, frame_classifier, image_trunk, make_clip_model
+    from fer_training.training.models import CLIP_HEADS, frame_classifier, image_trunk, make_clip_model
 
     image_model = keras.saving.load_model(SHIPPED_IMAGE_MODEL / MODEL_FILE, compile=False)
     trunk = image_trunk(image_model)
@@ -270,8 +270,8 @@ def test_clip_training_and_evaluation_commands_end_to_end(tmp_path):
 
 
 def test_clip_stage_parameters_turn_it_off_choose_models_and_refuse_bad_combinations():
-    from fer_ros.emotion_node import PARAMETERS, clip_stage_for
-    from fer_ros.params import ParameterError
+    from fer_ros.nodes.emotion_node import PARAMETERS, clip_stage_for
+    from fer_ros.ros.params import ParameterError
 
     defaults = {name: spec.default for name, spec in PARAMETERS.items()}
     image_model = EmotionClassifier()
@@ -309,7 +309,7 @@ def test_a_bad_clip_list_is_refused_with_the_reason(tmp_path):
 
 @needs.data_sets("fer2013", "ferplus")
 def test_onset_clips_begin_neutral_and_keep_the_expression_label():
-    from fer_training.ferplus import load_votes, majority
+    from fer_training.data.ferplus import load_votes, majority
 
     plain, labels, indices = synthesize_split(default_data_dir(), "PublicTest", 1, 40)
     onset, onset_labels, onset_indices = synthesize_split(default_data_dir(), "PublicTest", 1, 40, onset=1.0)

@@ -10,8 +10,8 @@ from shipped_faces import aligned_faces
 
 from fer_ros.vision.classify import EmotionClassifier
 from fer_ros.vision.labels import LABELS
-from fer_training.evaluate import main as evaluate_main
-from fer_training.fer2013 import default_data_dir
+from fer_training.data.fer2013 import default_data_dir
+from fer_training.evaluation.evaluate import main as evaluate_main
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def test_emotions_without_a_fer_class_are_reported_apart(tmp_path, tiles):
         cv2.imwrite(str(tmp_path / f"{i}.png"), image)
         rows.append(f"{i}.png,{LABELS[label] if i < 4 else -1}")  # the last two: "contempt"
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
-    from fer_training.labelled_images import labelled_images
+    from fer_training.data.labelled_images import labelled_images
 
     assert len(list(labelled_images(f"folder:{tmp_path}", tmp_path, tmp_path / "labels.csv"))) == 4
     every = list(labelled_images(f"folder:{tmp_path}", tmp_path, tmp_path / "labels.csv", with_unmapped=True))
@@ -60,7 +60,7 @@ def test_emotions_without_a_fer_class_are_reported_apart(tmp_path, tiles):
 
 @needs.data_sets("ckplus48")
 def test_ckplus_contempt_is_reported_apart():
-    from fer_training.evaluate import evaluate
+    from fer_training.evaluation.evaluate import evaluate
 
     report = evaluate(EmotionClassifier(), "ckplus", default_data_dir())
     assert report["n"] == 927 and report["no_fer_class"]["n"] == 54
@@ -81,7 +81,7 @@ def test_bad_input_gives_one_line_and_exit_code_2(args, message, capsys):
 
 
 def test_training_with_a_missing_data_folder_gives_one_line_and_exit_code_2(tmp_path, capsys):
-    from fer_training.train_image import main as train_main
+    from fer_training.training.image_command import main as train_main
 
     assert train_main(["--data-dir", "/missing", "--out", str(tmp_path)]) == 2
     assert "error: FER2013 labels not found: /missing" in capsys.readouterr().err
@@ -90,8 +90,8 @@ def test_training_with_a_missing_data_folder_gives_one_line_and_exit_code_2(tmp_
 @needs.data_sets("fer2013", "ferplus")
 def test_ferplus_evaluation_uses_the_crowd_majority_and_counts_what_it_leaves_out():
     from fer_ros.vision.classify import EmotionClassifier
-    from fer_training.evaluate import evaluate
-    from fer_training.fer2013 import default_data_dir
+    from fer_training.data.fer2013 import default_data_dir
+    from fer_training.evaluation.evaluate import evaluate
 
     report = evaluate(EmotionClassifier(), "ferplus:PrivateTest", default_data_dir())
     # The usual FER+ test count (../shared/data/README.md), and the reasons for the other 452.
@@ -106,7 +106,7 @@ def test_ferplus_evaluation_uses_the_crowd_majority_and_counts_what_it_leaves_ou
 
 
 def test_calibration_needs_a_model_folder(capsys):
-    from fer_training.calibrate import main as calibrate
+    from fer_training.training.calibrate import main as calibrate
 
     with pytest.raises(SystemExit) as stop:  # never the installed model's files by default
         calibrate([])
@@ -115,8 +115,8 @@ def test_calibration_needs_a_model_folder(capsys):
 
 @needs.data_sets("fer2013", "ferplus")
 def test_calibration_uses_the_labels_the_model_was_trained_for():
-    from fer_training.calibrate import truth_of
-    from fer_training.fer2013 import default_data_dir
+    from fer_training.data.fer2013 import default_data_dir
+    from fer_training.training.calibrate import truth_of
 
     images, truth = truth_of(default_data_dir(), "PrivateTest", "ferplus")
     assert len(images) == len(truth) == 3137 and truth.min() >= 0

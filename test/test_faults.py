@@ -17,8 +17,8 @@ from rclpy.qos import qos_profile_sensor_data
 from ros_helpers import resend_until, ros_node, spin_until
 from sensor_msgs.msg import Image
 
-import fer_ros.emotion_node as emotion_module
-from fer_ros.image_conversion import array_to_image
+import fer_ros.nodes.emotion_node as emotion_module
+from fer_ros.ros.image_conversion import array_to_image
 from fer_ros.sample_clip import SAMPLE_CLIP, face_frame
 
 

@@ -10,7 +10,7 @@ from rclpy.qos import qos_profile_sensor_data
 from ros_helpers import resend_until, ros_node, running, spin_until
 from sensor_msgs.msg import Image
 
-from fer_ros.image_conversion import array_to_image, image_to_array
+from fer_ros.ros.image_conversion import array_to_image, image_to_array
 from fer_ros.sample_clip import face_frame
 from fer_ros.vision.image_ops import fit_into_square
 
@@ -99,7 +99,7 @@ def test_faces_are_published_the_ros4hri_way_and_their_topics_go_when_they_leave
 def test_hri_without_hri_msgs_stops_with_a_clear_message():
     # Where hri_msgs is installed, a test double hides it from the node (as on a ROS install
     # without it): the import is made to fail instead of uninstalling it.
-    script = ("import sys; sys.modules['hri_msgs'] = None; from fer_ros.emotion_node import main; "
+    script = ("import sys; sys.modules['hri_msgs'] = None; from fer_ros.nodes.emotion_node import main; "
               "sys.exit(main(['--ros-args', '-p', 'hri:=true']))")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
@@ -120,7 +120,7 @@ def test_per_face_publishers_are_made_and_destroyed_on_the_executors_thread():
 
     from rclpy.parameter import Parameter
 
-    from fer_ros.emotion_node import EmotionNode
+    from fer_ros.nodes.emotion_node import EmotionNode
 
     threads: list[tuple[str, str]] = []
     with ros_node("hri_thread_probe") as (context, probe, executor):

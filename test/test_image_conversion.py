@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sensor_msgs.msg import CompressedImage, Image
 
-from fer_ros.image_conversion import (
+from fer_ros.ros.image_conversion import (
     ENCODINGS,
     ImageConversionError,
     array_to_compressed,

@@ -10,8 +10,8 @@ from rclpy.qos import qos_profile_sensor_data
 from ros_helpers import resend_until, ros_node, spin_until
 from sensor_msgs.msg import Image
 
-from fer_ros.emotion_node import EmotionNode
-from fer_ros.image_conversion import array_to_image
+from fer_ros.nodes.emotion_node import EmotionNode
+from fer_ros.ros.image_conversion import array_to_image
 from fer_ros.sample_clip import face_frame
 
 TOPIC = "/managed_cam/image_raw"

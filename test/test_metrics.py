@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fer_training.metrics import confusion_matrix, expected_calibration_error, macro_f1, per_class
+from fer_training.evaluation.metrics import confusion_matrix, expected_calibration_error, macro_f1, per_class
 
 
 def test_confusion_per_class_and_macro_f1():

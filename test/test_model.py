@@ -24,8 +24,8 @@ from fer_ros.vision.model_files import (
     SHIPPED_IMAGE_MODEL_V2,
     ModelFileError,
 )
-from fer_training.fer2013 import default_data_dir
-from fer_training.models import make_dexpression, make_vgg
+from fer_training.data.fer2013 import default_data_dir
+from fer_training.training.models import make_dexpression, make_vgg
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def test_shipped_models_reproduce_their_cards_publictest_accuracy_on_a_third(fol
     # The card's PublicTest figure (Keras, float, no mirror averaging, against the labels the
     # model was trained for) re-measured through the float TensorFlow Lite file on every third
     # image: about 1,100 images, binomial standard error ~1 point at 70-87 %, so 3.5 points.
-    from fer_training.calibrate import truth_of
+    from fer_training.training.calibrate import truth_of
 
     card = json.loads((folder / METADATA_FILE).read_text())
     images, truth = truth_of(default_data_dir(), "PublicTest", card["training"].get("labels", "fer2013"))
@@ -142,7 +142,7 @@ def test_shipped_model_loads_with_its_temperature_and_scores_sum_to_1():
 
 
 def test_fitted_temperature_undoes_a_known_over_confidence():
-    from fer_training.calibrate import fit_temperature
+    from fer_training.training.calibrate import fit_temperature
 
     rng = np.random.default_rng(0)
     truth = rng.integers(0, 7, 4000)
@@ -172,7 +172,7 @@ def test_flip_averages_a_face_with_its_mirror_image():
 def test_lite_files_give_the_keras_models_scores_and_features(folder):
     import keras
 
-    from fer_training.models import image_trunk
+    from fer_training.training.models import image_trunk
 
     faces = real_faces(20)
     model = keras.saving.load_model(folder / MODEL_FILE, compile=False)
@@ -206,7 +206,7 @@ def test_clip_lite_files_give_the_keras_models_scores(name):
 
 
 def _export_shipped_keras_file(folder, *args: str) -> int:
-    from fer_training.export_model import main as export_model
+    from fer_training.training.export_model import main as export_model
 
     shutil.copy(SHIPPED_IMAGE_MODEL / MODEL_FILE, folder)
     card = json.loads((SHIPPED_IMAGE_MODEL / METADATA_FILE).read_text())
@@ -216,7 +216,7 @@ def _export_shipped_keras_file(folder, *args: str) -> int:
 
 
 def test_export_command_writes_a_float_file_that_matches_its_keras_file(tmp_path, capsys):
-    from fer_training.export_model import main as export_model
+    from fer_training.training.export_model import main as export_model
 
     assert _export_shipped_keras_file(tmp_path, "--data-dir", str(tmp_path / "no_data")) == 0
     assert "no int8 file (float only)" in capsys.readouterr().err and not (tmp_path / INT8_FILE).exists()
@@ -264,7 +264,7 @@ def test_class_balance_divides_by_the_training_prior_and_defaults_to_the_cards_c
 
 
 def test_class_balance_rule_takes_the_best_balance_within_the_accuracy_it_may_lose():
-    from fer_training.class_balance import choose
+    from fer_training.training.class_balance import choose
 
     rng = np.random.default_rng(0)
     truth = np.concatenate([np.zeros(900, int), np.ones(100, int)])  # a rare class, as disgust is

@@ -12,7 +12,7 @@ import pytest
 from ros_helpers import ctrl_c, echo_once, in_workspace, wait_for_line
 
 from fer_ros.sample_clip import write_clip
-from fer_training.two_hosts import can_make_namespaces, link_environment, run_split, two_hosts
+from fer_training.harness.two_hosts import can_make_namespaces, link_environment, run_split, two_hosts
 
 pytestmark = pytest.mark.skipif(bool(can_make_namespaces()), reason=can_make_namespaces() or "ok")
 DOMAIN = 30 + os.getpid() % 60

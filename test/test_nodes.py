@@ -12,8 +12,8 @@ from ros_helpers import resend_until, ros_node, running, spin_until
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from fer_ros.camera_node import CameraNode
-from fer_ros.image_conversion import array_to_image
+from fer_ros.nodes.camera_node import CameraNode
+from fer_ros.ros.image_conversion import array_to_image
 from fer_ros.sample_clip import FACE_CENTRE, face_frame, placement, write_clip
 from fer_ros.vision.labels import LABELS
 

@@ -1,8 +1,8 @@
 """Parameter tables: ranges and choices in the descriptors (what `ros2 param describe` shows and
 rclpy enforces on `ros2 param set`)."""
 
-from fer_ros.emotion_node import PARAMETERS
-from fer_ros.params import Spec, descriptor
+from fer_ros.nodes.emotion_node import PARAMETERS
+from fer_ros.ros.params import Spec, descriptor
 
 
 def test_descriptors_carry_ranges_and_choices():
@@ -25,7 +25,7 @@ def test_class_balance_changes_at_run_time_and_negative_means_the_cards_choice()
     from rclpy.parameter import Parameter
     from ros_helpers import ros_node
 
-    from fer_ros.emotion_node import EmotionNode
+    from fer_ros.nodes.emotion_node import EmotionNode
     from fer_ros.vision.model_files import METADATA_FILE, SHIPPED_IMAGE_MODEL
 
     card = json.loads((SHIPPED_IMAGE_MODEL / METADATA_FILE).read_text())

@@ -8,7 +8,7 @@ from std_msgs.msg import String
 
 from fer_ros.vision.labels import LABELS
 from fer_ros.vision.reactions import EmotionHolds
-from fer_training.node_process import bin_path
+from fer_training.harness.node_process import bin_path
 
 
 def scores(label: str, confidence: float) -> dict[str, float]:

@@ -19,7 +19,7 @@ from ros_helpers import resend_until, running, spin_until
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from fer_ros.image_conversion import array_to_compressed, array_to_image
+from fer_ros.ros.image_conversion import array_to_compressed, array_to_image
 from fer_ros.sample_clip import face_frame
 
 SEED = 7

@@ -109,10 +109,10 @@ def test_managed_launch_reaches_active_and_ros2_lifecycle_pauses_and_resumes_the
         assert echo_once(workspace, "/fer/emotions", "fer_msgs/msg/FaceEmotionArray", timeout=60)["faces"]
         assert "Transitioning successful" in lifecycle("set", "/fer/emotion", "deactivate")
         assert lifecycle("get", "/fer/emotion").startswith("inactive [2]")
-        # Inactive: no answers for 3 s while the camera keeps publishing (`timeout` ends the echo:
-        # exit 124 and nothing printed means none came).
-        silent = in_workspace(workspace, "timeout 3 ros2 topic echo --no-daemon /fer/emotions "
-                                         "fer_msgs/msg/FaceEmotionArray", timeout=60)
+        # Inactive: no answers for 5 s while the camera keeps publishing (`timeout` ends the echo
+        # with Ctrl-C's signal: exit 124 and nothing printed means none came).
+        silent = in_workspace(workspace, "timeout -s INT -k 10 5 ros2 topic echo --no-daemon /fer/emotions "
+                                         "fer_msgs/msg/FaceEmotionArray", timeout=120)
         assert silent.returncode == 124 and "faces" not in silent.stdout, silent.stdout[-500:]
         assert "Transitioning successful" in lifecycle("set", "/fer/emotion", "activate")
         assert echo_once(workspace, "/fer/emotions", "fer_msgs/msg/FaceEmotionArray", timeout=60)["faces"]
@@ -125,7 +125,7 @@ def test_the_launch_file_keeps_a_fast_dds_profile_the_user_set(monkeypatch):
     from launch import LaunchContext
     from launch.actions import SetEnvironmentVariable
 
-    from fer_ros.graph import dds_environment
+    from fer_ros.ros.graph import dds_environment
 
     spec = importlib.util.spec_from_file_location("webcam_launch", ROOT / "launch" / "webcam.launch.py")
     module = importlib.util.module_from_spec(spec)

@@ -10,7 +10,7 @@ from ros_helpers import PARAMS, ROOT
 
 from fer_ros.sample_clip import SAMPLE_CLIP, write_clip
 from fer_ros.vision.model_files import METADATA_FILE, SHIPPED_IMAGE_MODEL
-from fer_training.node_process import bin_path
+from fer_training.harness.node_process import bin_path
 
 
 def run(*cmd: str, timeout: float = 180) -> subprocess.CompletedProcess:

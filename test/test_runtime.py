@@ -1,5 +1,7 @@
-"""The runtime side stays lean: node modules load models without TensorFlow or Keras, and the
-runtime package `fer_ros` imports nothing from `fer_training` (arrows run training -> runtime)."""
+"""The runtime side stays lean: node modules load models without TensorFlow or Keras, the runtime
+package `fer_ros` imports nothing from `fer_training` (arrows run training -> runtime), and inside
+each package the folders import one way: vision <- ros plumbing <- nodes <- runner; data <-
+evaluation <- training, with bags, benchmarks and test harnesses on top."""
 
 import ast
 import json
@@ -15,7 +17,8 @@ HEAVY = ("tensorflow", "keras", "jax", "torch")
 NODE_SIDE = """
 import json, sys
 import numpy as np
-import fer_ros.camera_node, fer_ros.emotion_node, fer_ros.run, fer_training.bench, fer_training.eval_bag
+import fer_ros.nodes.camera_node, fer_ros.nodes.emotion_node, fer_ros.run
+import fer_training.bench.bench, fer_training.bags.eval_bag
 from fer_ros.vision.classify import EmotionClassifier
 from fer_ros.vision.clip_stage import ClipStage
 from fer_ros.vision.model_files import SHIPPED_CLIP_MODELS
@@ -41,6 +44,40 @@ def test_fer_ros_never_imports_fer_training():
     offenders = [f"{path.name}: {name}" for path in Path(fer_ros.__file__).parent.rglob("*.py")
                  for name in imported_names(path) if name.split(".")[0] in ("fer_training", *HEAVY)]
     assert offenders == []
+
+
+FER_ROS = ("fer_ros.vision", "fer_ros.ros", "fer_ros.nodes", "fer_ros.sample_clip")
+# What each folder (or top-level module) may import from the two packages.
+MAY_IMPORT = {
+    "fer_ros.vision": set(),
+    "fer_ros.sample_clip": set(),
+    "fer_ros.ros": {"fer_ros.vision"},
+    "fer_ros.nodes": {"fer_ros.ros", "fer_ros.vision"},
+    "fer_ros.run": {*FER_ROS},
+    "fer_training.data": {"fer_ros.vision"},
+    "fer_training.evaluation": {"fer_ros.vision", "fer_training.data"},
+    "fer_training.training": {"fer_ros.vision", "fer_training.data", "fer_training.evaluation"},
+    "fer_training.harness": {"fer_ros.ros"},
+    "fer_training.bags": {*FER_ROS, "fer_training.data", "fer_training.evaluation"},
+    "fer_training.bench": {*FER_ROS, "fer_training.data", "fer_training.evaluation", "fer_training.harness"},
+}
+
+
+def test_folders_import_one_way():
+    source = Path(fer_ros.__file__).parents[1]
+    seen, wrong = set(), []
+    for path in source.rglob("*.py"):
+        parts = path.relative_to(source).with_suffix("").parts
+        if parts[-1] == "__init__":
+            continue
+        folder = ".".join(parts[:2])
+        seen.add(folder)
+        for name in imported_names(path):
+            target = ".".join(name.split(".")[:2])
+            if name.startswith(("fer_ros.", "fer_training.")) and target != folder \
+                    and target not in MAY_IMPORT.get(folder, ()):
+                wrong.append(f"{path.relative_to(source)} imports {name}")
+    assert seen == set(MAY_IMPORT) and wrong == []
 
 
 def imported_names(path: Path) -> list[str]:

@@ -17,9 +17,9 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
-from fer_ros.image_conversion import array_to_image
+from fer_ros.ros.image_conversion import array_to_image
 from fer_ros.sample_clip import SAMPLE_CLIP, face_frame
-from fer_training.node_process import NodeProcess, start_node
+from fer_training.harness.node_process import NodeProcess, start_node
 
 CYCLES = 21
 ENDS_WITHIN_S = 5.0

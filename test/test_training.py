@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from shipped_faces import real_faces
 
-import fer_training.image_training as image_training
-import fer_training.train_image as train_image
+import fer_training.training.image_command as train_image
+import fer_training.training.image_trainer as image_training
 from fer_ros.vision.classify import EmotionClassifier
 from fer_ros.vision.model_files import METADATA_FILE
-from fer_training.augment import augment
-from fer_training.fer2013 import default_data_dir, load_split
-from fer_training.ferplus import target_prior
+from fer_training.data.fer2013 import default_data_dir, load_split
+from fer_training.data.ferplus import target_prior
+from fer_training.training.augment import augment
 
 
 @needs.data_sets("fer2013")
@@ -50,17 +50,16 @@ def test_training_command_writes_a_loadable_model(tmp_path, monkeypatch):
 
 @needs.data_sets("fer2013", "ferplus")
 def test_training_on_the_ferplus_votes_selects_and_reports_on_their_majority(tmp_path, monkeypatch):
-    from fer_training.ferplus import load_votes
+    from fer_training.data.ferplus import load_votes
 
     monkeypatch.setattr(image_training, "load_split",
                         lambda data_dir, split: tuple(a[::60] for a in load_split(data_dir, split)))
-    import fer_training.ferplus as ferplus
+    import fer_training.data.ferplus as ferplus
 
     def every_60th(data_dir, split):
         return load_votes(data_dir, split)[::60]
 
-    monkeypatch.setattr(image_training, "load_votes", every_60th)  # training targets
-    monkeypatch.setattr(ferplus, "load_votes", every_60th)  # selection and report labels
+    monkeypatch.setattr(ferplus, "load_votes", every_60th)  # training targets, selection and report labels
     assert train_image.main(["--out", str(tmp_path), "--epochs", "1", "--verbose", "0", "--labels", "ferplus",
                              "--no-export"]) == 0
     card = json.loads((tmp_path / METADATA_FILE).read_text())
@@ -119,7 +118,7 @@ def test_logit_adjusted_loss_adds_tau_log_prior_before_the_cross_entropy():
 
 @needs.data_sets("fer2013")
 def test_preprocess_writes_a_drop_in_data_folder(tmp_path):
-    from fer_training.preprocess_fer2013 import main as preprocess
+    from fer_training.data.preprocess_fer2013 import main as preprocess
 
     assert preprocess(["--out", str(tmp_path), "--limit", "40", "--workers", "2"]) == 0
     report = json.loads((tmp_path / "fer2013" / "report.json").read_text())
@@ -143,6 +142,6 @@ def test_training_commands_answer_help_at_once_without_tensorflow():
         result = subprocess.run([str(Path(sys.executable).parent / command), "--help"], capture_output=True, text=True,
                                 timeout=60)
         assert result.returncode == 0 and result.stdout.startswith(f"usage: {command}") and result.stderr == ""
-    probe = ("import sys, fer_training.train_image, fer_training.train_clips; "
+    probe = ("import sys, fer_training.training.image_command, fer_training.training.clip_command; "
              "print(sorted({'tensorflow', 'keras'} & set(sys.modules)))")
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "[]"

@@ -12,7 +12,7 @@ from ros_helpers import ros_node, spin_until
 from sensor_msgs.msg import Image
 from std_msgs.msg import Empty
 
-from fer_ros.graph import FASTDDS_PROFILE, config_dir
+from fer_ros.ros.graph import FASTDDS_PROFILE, config_dir
 
 FRAMES = 90
 PUBLISHER = f"""
@@ -21,7 +21,7 @@ import numpy as np, rclpy
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import Empty
-from fer_ros.image_conversion import array_to_image
+from fer_ros.ros.image_conversion import array_to_image
 rclpy.init()
 node = rclpy.create_node("stream_30hz")
 pub = node.create_publisher(Image, "/transport_test/image", qos_profile_sensor_data)
@@ -54,7 +54,7 @@ rclpy.shutdown()
     ("jazzy", "FASTRTPS_DEFAULT_PROFILES_FILE"), ("humble", "FASTRTPS_DEFAULT_PROFILES_FILE")])
 def test_runner_environment_points_at_the_shipped_profile_by_the_one_name_the_distro_reads(distro, variable):
     env = {k: v for k, v in os.environ.items() if "PROFILES_FILE" not in k} | {"ROS_DISTRO": distro}
-    script = ("import os; from fer_ros.graph import use_shared_memory_profile; use_shared_memory_profile(); "
+    script = ("import os; from fer_ros.ros.graph import use_shared_memory_profile; use_shared_memory_profile(); "
               "print(sorted((k, v) for k, v in os.environ.items() if 'PROFILES_FILE' in k))")
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
     profile = config_dir() / FASTDDS_PROFILE

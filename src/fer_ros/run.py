@@ -1,6 +1,6 @@
 """fer-run: the webcam graph of launch/webcam.launch.py in one process (the pip path).
 
-The nodes are those of `fer_ros.graph.GRAPH` with the parameters of config/webcam.yaml,
+The nodes are those of `fer_ros.ros.graph.GRAPH` with the parameters of config/webcam.yaml,
 talking over real topics; a listener prints a status line a second and writes results.
 """
 
@@ -19,7 +19,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 
-from fer_ros.graph import (
+from fer_ros.ros.graph import (
     ANNOTATED_TOPIC,
     CAMERA,
     CLIP_EMOTIONS_TOPIC,
@@ -31,10 +31,10 @@ from fer_ros.graph import (
     config_dir,
     use_shared_memory_profile,
 )
-from fer_ros.image_conversion import image_to_array
-from fer_ros.node_main import keep_going, run_nodes, spinning_in_threads
+from fer_ros.ros.image_conversion import image_to_array
+from fer_ros.ros.node_main import keep_going, run_nodes, spinning_in_threads
+from fer_ros.ros.video_source import open_capture
 from fer_ros.sample_clip import SAMPLE_CLIP
-from fer_ros.video_source import open_capture
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

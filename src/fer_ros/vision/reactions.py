@@ -1,5 +1,5 @@
 """Which tracked faces have held one emotion long enough to react to: the state behind the
-example behaviour node (`fer_ros.emotion_reactions`), plain Python so that it is tested and
+example behaviour node (`fer_ros.nodes.emotion_reactions`), plain Python so that it is tested and
 reused without ROS.
 
 Hysteresis: a face takes up an emotion when its score reaches `min_confidence`, and keeps it

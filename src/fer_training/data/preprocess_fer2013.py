@@ -1,0 +1,111 @@
+"""fer-preprocess-fer2013: FER2013 re-cropped by the node's own detector and aligner.
+
+The node's pipeline on every tile: upscale (240x240 for YuNet, the default detector; 480x480 for
+HOG, which needs larger faces; YuNet misses faces that fill a 480x480 image), detect, find the
+eyes, level the eye line, crop 2.1 x 3.2 eye distances, smooth and
+resize to 48x48: the functions the emotion node uses. Where no face is found the original tile
+is kept and counted.
+
+Output (a folder outside the repository): `OUT/fer2013/` in the layout of
+`../shared/data/fer2013/` (mosaics of 100 tiles a row, `train.webp` lossless, `publictest.png`,
+`privatetest.png`, `labels.csv`), so `--data-dir OUT` works for training and evaluation;
+plus `OUT/fer2013/detected.csv` (`split,index,detected`) and `OUT/fer2013/report.json`
+(detection rate per split and per class).
+"""
+
+import argparse
+import csv
+import json
+import sys
+from multiprocessing import Pool
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from fer_ros.vision.detect import DETECTORS
+from fer_ros.vision.labels import LABELS
+from fer_training.data.fer2013 import SPLITS, TILE, TILES_PER_ROW, default_data_dir, load_split
+
+_aligner = None
+
+
+def _align_tile(args: tuple[np.ndarray, str, int, float]) -> tuple[np.ndarray, bool]:
+    """(48x48 aligned face, True), or (the original tile, False) when no face is found."""
+    global _aligner
+    tile, detector, upscale, threshold = args
+    if _aligner is None:  # one per worker process
+        from fer_ros.vision.align import FaceAligner
+        from fer_ros.vision.detect import FaceDetector
+
+        _aligner = FaceAligner(FaceDetector(detector, min_score=threshold))
+    faces = _aligner.faces(cv2.resize(tile, (upscale, upscale), interpolation=cv2.INTER_CUBIC))
+    return (faces[0].crop, True) if faces else (tile, False)
+
+
+def mosaic(tiles: np.ndarray) -> np.ndarray:
+    """Tiles laid out 100 a row, padded with black, as the source files."""
+    rows = -(-len(tiles) // TILES_PER_ROW)
+    padded = np.zeros((rows * TILES_PER_ROW, TILE, TILE), np.uint8)
+    padded[: len(tiles)] = tiles
+    return padded.reshape(rows, TILES_PER_ROW, TILE, TILE).transpose(0, 2, 1, 3).reshape(rows * TILE, -1)
+
+
+def write_mosaic(path: Path, tiles: np.ndarray) -> None:
+    params = [cv2.IMWRITE_WEBP_QUALITY, 101] if path.suffix == ".webp" else []  # 101: lossless
+    if not cv2.imwrite(str(path), mosaic(tiles), params):
+        raise OSError(f"cannot write {path}")
+
+
+def preprocess(data_dir: Path, out: Path, detector: str, upscale: int, threshold: float, workers: int,
+               limit: int | None) -> dict:
+    target = out / "fer2013"
+    target.mkdir(parents=True, exist_ok=True)
+    report: dict = {"detector": detector, "upscale": upscale, "detection_threshold": threshold, "splits": {}}
+    detected_rows, label_rows = [], []
+    for split, filename in SPLITS.items():
+        tiles, labels = load_split(data_dir, split)
+        tiles, labels = tiles[:limit], labels[:limit]
+        with Pool(workers) as pool:
+            jobs = [(t, detector, upscale, threshold) for t in tiles]
+            results = list(tqdm(pool.imap(_align_tile, jobs, chunksize=64), total=len(tiles), desc=split, unit="img"))
+        aligned = np.stack([r[0] for r in results]) if results else np.zeros((0, TILE, TILE), np.uint8)
+        found = np.array([r[1] for r in results], dtype=bool)
+        write_mosaic(target / filename, aligned)
+        per_class = {name: {"n": int(np.sum(labels == i)), "detected": int(np.sum(found & (labels == i)))}
+                     for i, name in enumerate(LABELS)}
+        report["splits"][split] = {"n": len(tiles), "detected": int(found.sum()),
+                                   "rate": float(found.mean()) if len(found) else 0.0, "per_class": per_class}
+        detected_rows += [(split, i, int(f)) for i, f in enumerate(found)]
+        label_rows += [(split, i, int(label)) for i, label in enumerate(labels)]
+    with open(target / "labels.csv", "w", newline="") as f:
+        csv.writer(f).writerows([("split", "index", "label"), *label_rows])
+    with open(target / "detected.csv", "w", newline="") as f:
+        csv.writer(f).writerows([("split", "index", "detected"), *detected_rows])
+    (target / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir", type=Path, default=default_data_dir(), help="folder holding fer2013/")
+    p.add_argument("--out", type=Path, required=True, help="output folder (outside the repository)")
+    p.add_argument("--detector", choices=DETECTORS, default="yunet", help="the node's detectors")
+    p.add_argument("--upscale", type=int, help="tile size the detector sees (default: yunet 240, hog and haar 480)")
+    p.add_argument("--threshold", type=float,
+                   help="detection score (default: yunet 0.75 as the node; hog 0, dlib's default, since every "
+                        "tile holds a face)")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--limit", type=int, help="only the first N images of each split (quick checks)")
+    args = p.parse_args(argv)
+    if (args.out.resolve() / "fer2013") == (args.data_dir.resolve() / "fer2013"):
+        print("error: --out would overwrite the source data", file=sys.stderr)
+        return 2
+    upscale = args.upscale or (240 if args.detector == "yunet" else 480)
+    threshold = args.threshold if args.threshold is not None else {"yunet": 0.75}.get(args.detector, 0.0)
+    report = preprocess(args.data_dir, args.out, args.detector, upscale, threshold, args.workers, args.limit)
+    for split, figures in report["splits"].items():
+        rates = ", ".join(f"{name} {c['detected']}/{c['n']}" for name, c in figures["per_class"].items())
+        print(f"{split}: faces found in {figures['detected']}/{figures['n']} ({100 * figures['rate']:.1f} %): {rates}")
+    return 0

@@ -1,0 +1,257 @@
+"""The training run of fer-train-image (Keras): data, targets, schedule, checkpoints, model card.
+
+Imported only once the command line has been parsed, so that `fer-train-image --help` answers
+at once, without starting TensorFlow."""
+
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from fer_ros.vision.labels import LABELS
+from fer_ros.vision.model_files import MODEL_FILE, write_metadata
+from fer_training.data.fer2013 import load_split
+from fer_training.data.ferplus import split_labels, target_prior, training_targets
+from fer_training.training.augment import augment
+from fer_training.training.export_model import export
+from fer_training.training.models import ARCHITECTURES
+from fer_training.training.provenance import command_line, machine
+
+
+def class_weights(labels: np.ndarray, mode: str, num_classes: int) -> np.ndarray:
+    """Per-class loss weights with mean 1 over the training images."""
+    counts = np.bincount(labels, minlength=num_classes).astype(float)
+    weights = {"none": np.ones(num_classes), "balanced": 1 / counts, "sqrt": 1 / np.sqrt(counts)}[mode]
+    return weights / np.sum(weights * counts) * len(labels)
+
+
+def _as_input(images: np.ndarray) -> np.ndarray:
+    return images[..., None].astype("float32")
+
+
+def cosine_lr(base: float, epoch: int, planned: int) -> float:
+    return 0.5 * base * (1 + math.cos(math.pi * min(epoch, planned) / planned))
+
+
+def mixup(x: np.ndarray, y: np.ndarray, alpha: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Each image blended with a random other one, and the labels alike (Zhang et al. 2018)."""
+    weight = rng.beta(alpha, alpha, len(x)).astype(np.float32)
+    other = rng.permutation(len(x))
+    return (weight[:, None, None, None] * x + (1 - weight[:, None, None, None]) * x[other],
+            weight[:, None] * y + (1 - weight[:, None]) * y[other])
+
+
+def load_aligned_training(aligned_dir: Path, y_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The node-framed Training faces and which of them were found (fer-preprocess-fer2013)."""
+    import csv
+
+    x, y = load_split(aligned_dir, "Training")
+    if not np.array_equal(y, y_train):
+        raise ValueError(f"{aligned_dir}: its Training labels differ from FER2013's")
+    with open(aligned_dir / "fer2013" / "detected.csv", newline="") as f:
+        found = [int(r["detected"]) for r in csv.DictReader(f) if r["split"] == "Training"]
+    return x, np.array(found, dtype=bool)
+
+
+@keras.saving.register_keras_serializable(package="fer")
+class DistillationLoss(keras.losses.Loss):
+    """Cross-entropy with the labels plus T^2 KL(teachers || model at temperature T) (Hinton et
+    al. 2015). `y_true` holds the one-hot labels, then the teachers' scores at temperature T."""
+
+    def __init__(self, temperature: float = 4.0, label_smoothing: float = 0.1, **kwargs):
+        super().__init__(name=kwargs.pop("name", "distillation_loss"), **kwargs)
+        self.temperature, self.label_smoothing = temperature, label_smoothing
+
+    def call(self, y_true, y_pred):
+        from keras import ops
+
+        classes = ops.shape(y_pred)[-1]
+        hard, soft = y_true[:, :classes], y_true[:, classes:]
+        ce = keras.losses.categorical_crossentropy(hard, y_pred, label_smoothing=self.label_smoothing)
+        log_student = ops.log_softmax(ops.log(ops.clip(y_pred, 1e-7, 1.0)) / self.temperature, axis=-1)
+        kl = ops.sum(soft * (ops.log(ops.clip(soft, 1e-7, 1.0)) - log_student), axis=-1)
+        return ce + self.temperature ** 2 * kl
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "temperature": self.temperature, "label_smoothing": self.label_smoothing}
+
+
+@keras.saving.register_keras_serializable(package="fer")
+class LogitAdjustedLoss(keras.losses.Loss):
+    """Cross-entropy of softmax(log-score + tau log prior) (Menon et al., ICLR 2021): the network
+    learns scores with the training prior divided out, so rare classes (disgust 0.5 %, fear 2 % of
+    the crowd's majority) are not lost to it; the crowd's decision adds tau log prior back."""
+
+    def __init__(self, log_prior: list[float], tau: float = 1.0, label_smoothing: float = 0.0, **kwargs):
+        super().__init__(name=kwargs.pop("name", "logit_adjusted_loss"), **kwargs)
+        self.log_prior, self.tau, self.label_smoothing = list(log_prior), tau, label_smoothing
+
+    def call(self, y_true, y_pred):
+        from keras import ops
+
+        adjusted = ops.log(ops.clip(y_pred, 1e-7, 1.0)) + self.tau * ops.convert_to_tensor(self.log_prior)
+        return keras.losses.categorical_crossentropy(y_true, ops.softmax(adjusted, axis=-1),
+                                                     label_smoothing=self.label_smoothing)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "log_prior": self.log_prior, "tau": self.tau,
+                "label_smoothing": self.label_smoothing}
+
+
+@keras.saving.register_keras_serializable(package="fer")
+def label_accuracy(y_true, y_pred):
+    """Accuracy against the one-hot labels in the first columns of `y_true` (also with teachers' scores)."""
+    from keras import ops
+
+    classes = ops.shape(y_pred)[-1]
+    return ops.cast(ops.argmax(y_true[:, :classes], axis=-1) == ops.argmax(y_pred, axis=-1), "float32")
+
+
+def teacher_scores(teachers: list[keras.Model], x: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(mean log-score / T) over the teachers and the mirror images."""
+    log_scores = [np.log(np.clip(t.predict(images, batch_size=1024, verbose=0), 1e-7, 1.0))
+                  for t in teachers for images in (x, x[:, :, ::-1])]
+    logits = np.mean(log_scores, axis=0) / temperature
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def _optimizer(args: argparse.Namespace) -> keras.optimizers.Optimizer:
+    if args.optimizer == "sgd":
+        return keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True, weight_decay=args.weight_decay or None)
+    return keras.optimizers.Adam(args.lr, weight_decay=args.weight_decay or None)
+
+
+def train(args: argparse.Namespace) -> int:
+    """The run that fer-train-image's arguments describe; the exit code."""
+    keras.utils.set_random_seed(args.seed)
+    try:
+        x_train, y_train = load_split(args.data_dir, "Training")
+        x_val, y_val = load_split(args.data_dir, "PublicTest")
+        x_aligned, found = load_aligned_training(args.aligned_dir, y_train) if args.aligned_dir else (None, None)
+        targets, usable = training_targets(args.data_dir, args.labels, y_train)
+        y_val = split_labels(args.data_dir, "PublicTest", args.labels, y_val)  # what checkpoints are chosen by
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    num_classes = len(LABELS)
+    x_train, y_train, targets = x_train[usable], y_train[usable], targets[usable]
+    if x_aligned is not None:
+        x_aligned, found = x_aligned[usable], found[usable]
+    x_val, y_val = x_val[y_val >= 0], y_val[y_val >= 0]
+    print(f"training on {len(x_train)} Training images ({args.labels} labels), selecting on {len(x_val)} PublicTest")
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    checkpoint, state_path = args.out / "checkpoint.keras", args.out / "checkpoint.json"
+    rng = np.random.default_rng(args.seed)
+    history: dict[str, list[float]] = {}
+    first_epoch, trained_before, planned = 0, 0.0, args.epochs
+    if args.resume and checkpoint.is_file() and state_path.is_file():
+        model = keras.saving.load_model(checkpoint)  # with its optimizer state
+        state = json.loads(state_path.read_text())
+        first_epoch, history, trained_before = state["epochs_done"], state["history"], state["train_seconds"]
+        planned = state["planned_epochs"]
+        rng.bit_generator.state = state["rng"]
+        print(f"resuming after epoch {first_epoch} from {checkpoint}")
+    else:
+        model = ARCHITECTURES[args.arch]()
+        if args.init:
+            model.set_weights(keras.saving.load_model(args.init / MODEL_FILE, compile=False).get_weights())
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing)
+        if args.teachers:
+            loss = DistillationLoss(args.distill_temperature, args.label_smoothing)
+        elif args.logit_adjust:
+            loss = LogitAdjustedLoss(np.log(target_prior(targets)).tolist(), args.logit_adjust, args.label_smoothing)
+        model.compile(optimizer=_optimizer(args), loss=loss, metrics=[label_accuracy])
+    y_train_1hot = targets
+    train_classes = np.argmax(targets, axis=1)
+    sample_weight = class_weights(train_classes, args.class_weight, num_classes)[train_classes]
+    teachers = [keras.saving.load_model(t / MODEL_FILE, compile=False) for t in args.teachers or []]
+    y_val_1hot = keras.utils.to_categorical(y_val, num_classes)
+    validation = (_as_input(x_val), np.hstack([y_val_1hot, y_val_1hot]) if teachers else y_val_1hot)
+    best_weights = args.out / "best.weights.h5"
+    start = time.time()
+    epoch = first_epoch
+    while epoch < planned:
+        epoch_start = time.time()
+        # A fresh augmentation of the whole training set per epoch.
+        faces = x_train
+        if x_aligned is not None:
+            faces = np.where((found & (rng.random(len(found)) < 0.5))[:, None, None], x_aligned, x_train)
+        x_epoch = _as_input(augment(faces, rng, brightness=args.brightness, erase=args.erase, framing=args.framing))
+        y_epoch = y_train_1hot
+        if args.mixup > 0:
+            x_epoch, y_epoch = mixup(x_epoch, y_train_1hot, args.mixup, rng)
+        if teachers:
+            y_epoch = np.hstack([y_epoch, teacher_scores(teachers, x_epoch, args.distill_temperature)])
+        model.optimizer.learning_rate.assign(cosine_lr(args.lr, epoch, planned))
+        result = model.fit(x_epoch, y_epoch, sample_weight=sample_weight, validation_data=validation,
+                           initial_epoch=epoch, epochs=epoch + 1, batch_size=args.batch_size, verbose=args.verbose)
+        for key, values in result.history.items():
+            history.setdefault(key, []).extend(float(v) for v in values)
+        if history["val_label_accuracy"][-1] >= max(history["val_label_accuracy"]):
+            model.save_weights(best_weights)
+        model.save(checkpoint)
+        elapsed = time.time() - start
+        if epoch == 1:  # the second epoch, compiled and warm, times the rest: fit the plan to the budget
+            per_epoch = time.time() - epoch_start
+            planned = max(2, min(args.epochs, 2 + int((args.time_budget - elapsed) / per_epoch)))
+            print(f"{per_epoch:.1f} s an epoch: planning {planned} epochs")
+        state_path.write_text(json.dumps({"epochs_done": epoch + 1, "history": history, "rng": rng.bit_generator.state,
+                                          "train_seconds": trained_before + elapsed, "planned_epochs": planned}))
+        since_best = len(history["val_label_accuracy"]) - 1 - int(np.argmax(history["val_label_accuracy"]))
+        if args.patience and since_best >= args.patience:
+            print(f"no better PublicTest accuracy for {args.patience} epochs: stopping after epoch {epoch + 1}")
+            break
+        epoch += 1
+        if elapsed + (time.time() - epoch_start) > args.time_budget and epoch < planned:
+            print(f"time budget of {args.time_budget:.0f} s reached after epoch {epoch}; continue with --resume")
+            if args.resume:
+                return 0
+            break
+    train_seconds = trained_before + time.time() - start
+    args.epochs = planned  # what reproduces this run's schedule without a time budget
+    model.load_weights(best_weights)
+    for path in (best_weights, checkpoint, state_path):
+        path.unlink()
+    # Saved through an uncompiled twin: the shipped file holds no optimizer state.
+    shipped = ARCHITECTURES[args.arch]()
+    shipped.set_weights(model.get_weights())
+    shipped.save(args.out / MODEL_FILE)
+
+    val_acc = history["val_label_accuracy"]
+    best_epoch = int(np.argmax(val_acc))
+    x_test, y_test = load_split(args.data_dir, "PrivateTest")
+    predicted = np.argmax(model.predict(_as_input(x_test), batch_size=512, verbose=0), axis=1)
+    accuracy = {
+        "Training": float(history["label_accuracy"][best_epoch]),
+        "PublicTest": float(val_acc[best_epoch]),
+        "PrivateTest": float(np.mean(predicted == y_test)),
+    }
+    if args.labels != "fer2013":
+        y_plus = split_labels(args.data_dir, "PrivateTest", args.labels, y_test)
+        accuracy["PrivateTest (FER+ majority)"] = float(np.mean(predicted[y_plus >= 0] == y_plus[y_plus >= 0]))
+    training = {
+        "data": f"FER2013 Training ({len(x_train):,} images, {args.labels} labels), checkpoint chosen on "
+                f"PublicTest ({'FER2013 labels' if args.labels == 'fer2013' else 'FER+ majority'}), "
+                "reported on PrivateTest",
+        "labels": args.labels,
+        "command": command_line("fer-train-image", args,
+                                ("out", "data_dir", "verbose", "resume", "time_budget", "no_export")),
+        "seed": args.seed, "epochs": len(val_acc), "best_epoch": best_epoch + 1,
+        "accuracy": accuracy, "train_seconds": round(train_seconds, 1),
+        "machine": machine(),
+        "note": "Training accuracy is on augmented batches during the best epoch",
+    }
+    write_metadata(args.out, arch=args.arch, training=training, version=args.version,
+                   class_prior=[round(float(v), 6) for v in target_prior(targets)])
+    if not args.no_export:
+        export(args.out, args.data_dir)
+    print(json.dumps(accuracy))
+    return 0
