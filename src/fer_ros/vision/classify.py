@@ -45,9 +45,10 @@ MAX_CLASS_BALANCE = 2.0
 
 
 class LiteModel:
-    """One TensorFlow Lite file run by LiteRT's interpreter (XNNPACK) one input at a time: for
-    the shipped image model 0.35 ms a face in int8, 1.26 ms in float (`make bench`); batching
-    does not pay at the few faces of a camera frame. Not thread-safe: one caller at a time."""
+    """One TensorFlow Lite file run by LiteRT's interpreter (XNNPACK) one input at a time: the
+    shipped image model runs about 3 times faster in int8 than in float (`make bench`,
+    classify_*_ms); batching does not pay at the few faces of a camera frame. Not thread-safe:
+    one caller at a time."""
 
     def __init__(self, path: Path, num_threads: int = 2) -> None:
         from ai_edge_litert.interpreter import Interpreter
