@@ -96,3 +96,43 @@ def test_lockstep_waits_for_the_emotion_node_where_results_topic_says():
             for node in (camera, emotion):
                 executor.remove_node(node)
                 node.destroy_node()
+
+
+def test_a_camera_stuck_in_a_read_blocks_neither_the_node_nor_its_stop(monkeypatch):
+    # Test double for the device: a driver that never returns from a read cannot be made on
+    # demand here, so the capture's read waits until the test ends.
+    import threading
+    import time
+
+    release = threading.Event()
+
+    class StuckCapture:
+        def read(self):
+            release.wait(30)
+            return False, None
+
+        def get(self, prop):
+            return 30.0  # frames per second
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(camera_node, "open_capture", lambda source: StuckCapture())
+    with ros_node("fer_stuck_probe") as (context, probe, executor):
+        statuses = []
+        probe.create_subscription(DiagnosticArray, "/diagnostics", lambda m: statuses.extend(
+            s for s in m.status if s.hardware_id == "/stuck/camera"), 10)
+        camera = camera_node.CameraNode(context=context, namespace="stuck", parameter_overrides=[
+            Parameter("device", value=3), Parameter("diagnostics_period", value=0.1), Parameter("rate", value="30")])
+        executor.add_node(camera)
+        try:
+            # The executor keeps running the node's timers while its camera hangs.
+            assert spin_until(executor, lambda: len(statuses) >= 5, 30), f"{len(statuses)} diagnostics"
+            assert camera.published == 0
+        finally:
+            executor.remove_node(camera)
+            started = time.monotonic()
+            camera.destroy_node()
+            took = time.monotonic() - started
+            release.set()
+    assert took < 6.0, f"destroy_node took {took:.1f} s"

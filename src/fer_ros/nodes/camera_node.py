@@ -2,7 +2,9 @@
 
 A camera that cannot be opened, or stops delivering frames (unplugged), is retried every
 `retry_period` seconds with one log line and an ERROR in /diagnostics, and the stream comes
-back when the device does. A video file that cannot be opened is a configuration error: the
+back when the device does. A camera is read in a thread of its own, which keeps the newest
+frame for the publishing timer: a driver stuck in a read holds that thread only, never the
+executor, and the node still stops. A video file that cannot be opened is a configuration error: the
 node stops with the reason (exit code 2).
 
 A video file waits for its reader, saying so in the log every few seconds: in lockstep for a
@@ -63,6 +65,10 @@ class CameraNode(Node):
         # First, so that a node stopped while it starts can be destroyed.
         self._capture_lock = threading.Lock()  # no release while a read runs (FFmpeg's threads abort)
         self.capture: cv2.VideoCapture | None = None
+        self._stop_reading = threading.Event()
+        self._reader: threading.Thread | None = None  # a camera's reading thread
+        self._newest = None  # the newest camera frame not yet published
+        self._newest_lock = threading.Lock()
         p = declare_all(self, PARAMETERS)
         self.device, self.video, self.loop = p["device"], p["video"], p["loop"]
         self.frame_id, self.retry_period = p["frame_id"], p["retry_period"]
@@ -101,6 +107,9 @@ class CameraNode(Node):
         self.get_logger().info(f"publishing {self._describe()} on {self.publisher.topic_name} at {pace}{start}")
         if self.capture is None:
             self._camera_lost(f"cannot open camera {self.device}")
+        if not self.video:
+            self._reader = threading.Thread(target=self._read_camera, name="fer_camera_reader", daemon=True)
+            self._reader.start()
 
     def _describe(self) -> str:
         return f"video {self.video}" if self.video else f"camera {self.device}"
@@ -161,19 +170,45 @@ class CameraNode(Node):
             self._capture_lock.release()
         return True
 
-    def publish_frame(self) -> None:
-        if self.capture is None and not self._reopen_camera():
-            return
+    def _read_camera(self) -> None:
+        """The camera's reading thread: the newest frame for the timer, at most at `rate` (a
+        camera's own read waits for its next frame anyway); reopens a lost camera."""
+        period = 1.0 / self.fps
+        while not self._stop_reading.is_set():
+            if self.capture is None and not self._reopen_camera():
+                self._stop_reading.wait(0.05)
+                continue
+            started = time.monotonic()
+            ok, frame = self._read()
+            if self._stop_reading.is_set():
+                return
+            if not ok:
+                self._camera_lost(f"camera {self.device} stopped delivering frames")
+                continue
+            with self._newest_lock:
+                self._newest = frame
+            self._stop_reading.wait(max(0.0, period - (time.monotonic() - started)))
+
+    def _next_file_frame(self):
+        """A video file's next frame, or None at its end (said once, and the timer stops)."""
         ok, frame = self._read()
-        if not ok and not self.video:
-            self._camera_lost(f"camera {self.device} stopped delivering frames")
-            return
-        if not ok:
-            self.finished = True
-            self.timer.cancel()
-            seconds = time.monotonic() - self._started_at if self._started_at is not None else 0.0
-            self.get_logger().info(f"end of {self.video} after {self.published} frames in {seconds:.1f} s; "
-                                   f"no more frames (Ctrl-C ends the graph; loop:=true plays it again)")
+        if ok:
+            return frame
+        self.finished = True
+        self.timer.cancel()
+        seconds = time.monotonic() - self._started_at if self._started_at is not None else 0.0
+        self.get_logger().info(f"end of {self.video} after {self.published} frames in {seconds:.1f} s; "
+                               f"no more frames (Ctrl-C ends the graph; loop:=true plays it again)")
+        return None
+
+    def _take_newest(self):
+        with self._newest_lock:
+            frame, self._newest = self._newest, None
+        return frame
+
+    def publish_frame(self) -> None:
+        frame = self._next_file_frame() if self.video else self._take_newest()
+        if frame is None:
             return
         if self._started_at is None:
             self._started_at = time.monotonic()
@@ -250,6 +285,9 @@ class CameraNode(Node):
         self.diagnostics.publish(diagnostic_array(self, level, message, values))
 
     def destroy_node(self) -> None:
+        self._stop_reading.set()
+        if self._reader is not None:
+            self._reader.join(timeout=2.0)
         if not self._release(timeout=2.0):
             self.get_logger().warning("the video source is stuck in a read: left open")
         super().destroy_node()
