@@ -176,7 +176,6 @@ class EmotionNode(ManagedNode):
         self._inputs = []
         with self._frame_ready:
             self._pending.clear()
-        self.get_logger().info("inactive: not listening")
 
     def unload(self) -> None:
         """cleanup (and destroy): the worker stopped, publishers and models freed."""
