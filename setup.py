@@ -15,6 +15,7 @@ NODES = {
     "camera_node": "fer_ros.ros.entry_points:camera_node",
     "emotion_node": "fer_ros.ros.entry_points:emotion_node",
     "emotion_reactions": "fer_ros.ros.entry_points:emotion_reactions",
+    "hri_expression": "fer_ros.ros.entry_points:hri_expression",
     "fer-run": "fer_ros.ros.entry_points:fer_run",
 }
 TOOLS = {

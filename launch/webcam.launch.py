@@ -17,15 +17,11 @@ for a link slower than raw frames need (README, "Running on two computers").
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, EmitEvent, RegisterEventHandler, SetEnvironmentVariable
+from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
 from launch.conditions import IfCondition
-from launch.events import matches_action
 from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PythonExpression
 from launch_ros.actions import LifecycleNode, Node
-from launch_ros.event_handlers import OnStateTransition
-from launch_ros.events.lifecycle import ChangeState
 from launch_ros.parameter_descriptions import ParameterValue
-from lifecycle_msgs.msg import Transition
 
 from fer_ros.ros.graph import (
     CAMERA,
@@ -38,6 +34,7 @@ from fer_ros.ros.graph import (
     config_dir,
     dds_environment,
 )
+from fer_ros.ros.lifecycle_launch import driven_to_active
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -92,19 +89,9 @@ def generate_launch_description() -> LaunchDescription:
 
 
 def managed_emotion_node(settings: dict, wanted: list) -> list:
-    """With managed:=true, the emotion node as launch_ros's LifecycleNode, configured at once and
-    activated once it is inactive (configure FAILURE, a bad model file: it stays unconfigured and
-    says why); the plain node's condition excludes it then."""
+    """With managed:=true, the emotion node as launch_ros's LifecycleNode, driven to active; the
+    plain node's condition excludes it then."""
     managed = LaunchConfiguration("managed")
     node = LifecycleNode(**settings, condition=IfCondition(PythonExpression([*wanted, " and '", managed,
                                                                              "'.lower() == 'true'"])))
-
-    def change(transition: int) -> EmitEvent:
-        return EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node), transition_id=transition),
-                         condition=IfCondition(managed))
-
-    # Once configured (not after a deactivate: `ros2 lifecycle set ... deactivate` must hold).
-    activate = RegisterEventHandler(OnStateTransition(target_lifecycle_node=node, start_state="configuring",
-                                                      goal_state="inactive",
-                                                      entities=[change(Transition.TRANSITION_ACTIVATE)]))
-    return [node, activate, change(Transition.TRANSITION_CONFIGURE)]
+    return driven_to_active(node, IfCondition(managed))

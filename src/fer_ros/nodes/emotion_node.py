@@ -213,12 +213,7 @@ class EmotionNode(ManagedNode):
         if name in ("detection_threshold", "hog_threshold"):
             aligner.detector.min_score = self._min_score(self.params)
         if name == "class_balance":
-            tau = card_default(value)
-            tau = self.classifier.card.get("class_balance", 0.0) if tau is None else tau
-            try:
-                self.classifier.set_class_balance(tau)
-            except ModelFileError as e:
-                raise ParameterError(str(e)) from e
+            set_class_balance(self.classifier, value)
         targets = {"min_face_size": [(aligner.detector, "min_size")], "max_faces": [(aligner, "max_faces")],
                    "detect_scale": [(aligner.detector, "scale")], "detect_max_side": [(aligner.detector, "max_side")],
                    "x_factor": [(aligner, "x_factor")], "y_factor": [(aligner, "y_factor")],
@@ -352,6 +347,15 @@ class EmotionNode(ManagedNode):
                   "stream_restarts": self.restarts, "class_balance": f"{self.classifier.class_balance:g}",
                   **{f"errors.{kind}": count for kind, count in sorted(s["errors"].items())}}
         self.diagnostics.publish(diagnostic_array(self, level, message, values))
+
+def set_class_balance(classifier: EmotionClassifier, class_balance: float) -> None:
+    """A run-time change of the `class_balance` parameter (negative: the model card's choice)."""
+    tau = card_default(class_balance)
+    try:
+        classifier.set_class_balance(classifier.card.get("class_balance", 0.0) if tau is None else tau)
+    except ModelFileError as e:
+        raise ParameterError(str(e)) from e
+
 
 def card_default(class_balance: float) -> float | None:
     """The `class_balance` parameter as EmotionClassifier takes it: negative means the card's."""

@@ -105,6 +105,10 @@ def emotion_node() -> int:
     return _run("fer_ros.nodes.emotion_node:main")
 
 
+def hri_expression() -> int:
+    return _run("fer_ros.nodes.hri_expression_node:main")
+
+
 def emotion_reactions() -> int:
     return _run("fer_ros.nodes.emotion_reactions:main")
 

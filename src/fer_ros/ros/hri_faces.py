@@ -43,13 +43,14 @@ def face_id(track_id: int) -> str:
     return f"f{track_id:05d}"
 
 
-def load_hri_msgs() -> Any:
+def load_hri_msgs(needed_by: str = "parameter 'hri' is true",
+                  remedy: str = "; start with hri:=false for /fer/emotions alone") -> Any:
     try:
         import hri_msgs.msg
     except ImportError as e:
-        raise ParameterError("parameter 'hri' is true but hri_msgs is not installed (on a ROS install: "
-                             "apt install ros-$ROS_DISTRO-hri-msgs; pip path: make setup builds it from "
-                             "../shared/ros4hri); start with hri:=false for /fer/emotions alone") from e
+        raise ParameterError(f"{needed_by} but hri_msgs is not installed (on a ROS install: apt install "
+                             f"ros-$ROS_DISTRO-hri-msgs; pip path: make setup builds it from ../shared/ros4hri)"
+                             f"{remedy}") from e
     return hri_msgs.msg
 
 

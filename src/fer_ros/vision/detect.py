@@ -113,7 +113,8 @@ class FaceDetector:
             x0, y0 = max(0, round(x / factor)), max(0, round(y / factor))
             x1, y1 = min(width, round((x + w) / factor)), min(height, round((y + h) / factor))
             if x1 - x0 >= self.min_size and y1 - y0 >= self.min_size:
-                eyes = tuple((ex / factor, ey / factor) for ex, ey in eyes) if eyes else None
+                # Python floats: a message field (hri landmarks) refuses numpy scalars by aborting.
+                eyes = tuple((float(ex / factor), float(ey / factor)) for ex, ey in eyes) if eyes else None
                 found.append(Detection(Box(x0, y0, x1 - x0, y1 - y0), float(score), eyes))
         return sorted(found, key=lambda d: d.box.w * d.box.h, reverse=True)
 

@@ -59,14 +59,21 @@ class EmotionPipeline:
             faces = self.aligner.faces(image)
             self._frames_since_detection = 0
         self._last = faces
-        crops = [f.crop for f in faces]
-        if self.classifier.gives_features:  # computed with the scores anyway; the clip stage uses them
-            scores, features = self.classifier.scores_and_feature_views(crops)
-        else:
-            scores, features = self.classifier.scores(crops), [None] * len(faces)
-        ids = self.tracker.update([f.box for f in faces])
-        results = []
-        for track_id, face, s, f in zip(ids, faces, scores, features):
-            top = int(np.argmax(s))
-            results.append(FaceResult(track_id, face, self.labels[top], float(s[top]), s, f))
-        return results
+        return classify_faces(self.classifier, faces, self.tracker.update([f.box for f in faces]))
+
+
+def classify_faces(classifier: EmotionClassifier, faces: list[AlignedFace], ids: list[int]) -> list[FaceResult]:
+    """Aligned faces classified in one batch, each under its track id; with the image model's
+    feature maps where it gives them (the clip stage reads them)."""
+    if not faces:
+        return []
+    crops = [f.crop for f in faces]
+    if classifier.gives_features:  # computed with the scores anyway
+        scores, features = classifier.scores_and_feature_views(crops)
+    else:
+        scores, features = classifier.scores(crops), [None] * len(faces)
+    results = []
+    for track_id, face, s, f in zip(ids, faces, scores, features):
+        top = int(np.argmax(s))
+        results.append(FaceResult(track_id, face, classifier.labels[top], float(s[top]), s, f))
+    return results

@@ -10,13 +10,14 @@ import numpy as np
 
 def augment(images: np.ndarray, rng: np.random.Generator, max_rotation_deg: float = 10.0,
             max_shift: float = 0.1, max_zoom: float = 0.1, brightness: float = 0.0,
-            erase: float = 0.0, framing: float = 0.0) -> np.ndarray:
+            erase: float = 0.0, framing: float = 0.0, degrade: float = 0.0) -> np.ndarray:
     """Random flip, rotation, shift and zoom of uint8 N x H x W grey images; with `brightness`
     b > 0 also contrast x[1-b, 1+b] and brightness +-128 b; with `erase` p > 0, a random
     rectangle (2-20 % of the image) of noise in a fraction p of them (random erasing, for
     occlusion by hands and glasses); with `framing` p > 0, a fraction p of them moved toward the
-    node's framing (`run_time_framing`). At 0 (the defaults) no random numbers are drawn for
-    them, so earlier runs reproduce."""
+    node's framing (`run_time_framing`); with `degrade` p > 0, a fraction p of them seen as a
+    robot's camera sees a face (`camera_degrade`). At 0 (the defaults) no random numbers are
+    drawn for them, so earlier runs reproduce."""
     n, h, w = images.shape
     out = np.empty_like(images)
     angles = rng.uniform(-max_rotation_deg, max_rotation_deg, n)
@@ -44,7 +45,29 @@ def augment(images: np.ndarray, rng: np.random.Generator, max_rotation_deg: floa
             eh, ew = min(h, int(round(np.sqrt(area * aspect)))), min(w, int(round(np.sqrt(area / aspect))))
             y, x = rng.integers(0, h - eh + 1), rng.integers(0, w - ew + 1)
             out[i, y:y + eh, x:x + ew] = rng.integers(0, 256, (eh, ew))
+    if degrade > 0:
+        for i in np.flatnonzero(rng.random(n) < degrade):
+            out[i] = camera_degrade(out[i], rng)
     return out
+
+
+def camera_degrade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One uint8 grey face as a far, soft or badly lit camera gives it: each of lower
+    resolution (down to 18-40 px and back), blur (sigma 0.5-1.5 px), a gamma of 0.6-1.7 (under
+    and over exposure) and sensor noise (sigma 2-8 grey levels) with probability 1/2."""
+    h, w = image.shape
+    out = image.astype(np.float32)
+    if rng.random() < 0.5:
+        side = int(rng.integers(18, 41))
+        small = cv2.resize(out, (side, side), interpolation=cv2.INTER_AREA)
+        out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.5:
+        out = cv2.GaussianBlur(out, (0, 0), sigmaX=rng.uniform(0.5, 1.5))
+    if rng.random() < 0.5:
+        out = 255.0 * (np.clip(out, 0, 255) / 255.0) ** np.exp(rng.uniform(np.log(0.6), np.log(1.7)))
+    if rng.random() < 0.5:
+        out = out + rng.normal(0, rng.uniform(2, 8), out.shape)
+    return np.clip(out, 0, 255).astype(np.uint8)
 
 
 def run_time_framing(n: int, fraction: float, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:

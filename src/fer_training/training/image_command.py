@@ -53,6 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--time-budget", type=float, default=3000.0,
                    help="stop starting new epochs after this many seconds (the best checkpoint is kept)")
     p.add_argument("--brightness", type=float, default=0.0, help="augmentation: contrast/brightness jitter b")
+    p.add_argument("--degrade", type=float, default=0.0,
+                   help="augmentation: this fraction seen at lower resolution, blurred, under/over exposed, noisy")
     p.add_argument("--erase", type=float, default=0.0, help="augmentation: random erasing in this fraction")
     p.add_argument("--class-weight", choices=("none", "sqrt", "balanced"), default="none",
                    help="weight classes by inverse frequency (balanced) or its square root (disgust: 436 images)")

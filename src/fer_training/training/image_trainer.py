@@ -184,7 +184,8 @@ def train(args: argparse.Namespace) -> int:
         faces = x_train
         if x_aligned is not None:
             faces = np.where((found & (rng.random(len(found)) < 0.5))[:, None, None], x_aligned, x_train)
-        x_epoch = _as_input(augment(faces, rng, brightness=args.brightness, erase=args.erase, framing=args.framing))
+        x_epoch = _as_input(augment(faces, rng, brightness=args.brightness, erase=args.erase, framing=args.framing,
+                                     degrade=args.degrade))
         y_epoch = y_train_1hot
         if args.mixup > 0:
             x_epoch, y_epoch = mixup(x_epoch, y_train_1hot, args.mixup, rng)

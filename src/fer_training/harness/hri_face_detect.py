@@ -1,0 +1,79 @@
+"""ROS4HRI's real `hri_face_detect` (built by tools/hri_face_detect_venv.sh into a venv of its
+own) in a process of its own, driven to active through its lifecycle services, for the test and
+the benchmark of our hri_expression node against it.
+
+Its venv has numpy 1.26 and MediaPipe; ours numpy 2: the process gets an environment without
+our venv's library path and bootstrap flag, so its own ROS wheels set theirs. `cv_bridge`,
+`tf2_ros`, `tf2_geometry_msgs` and `tf_transformations` have no PyPI wheels: the stand-ins in
+test/hri_stand_ins (test doubles for just the names it uses) go on its PYTHONPATH.
+"""
+
+import os
+import time
+from pathlib import Path
+
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState
+from rclpy.node import Node
+
+from fer_training.harness.node_process import NodeProcess
+
+ROOT = Path(__file__).resolve().parents[3]
+HRI_VENV = ROOT / ".venv-hri"
+STAND_INS = ROOT / "test" / "hri_stand_ins"
+STAMP, UNAVAILABLE = ".stamp-hri_face_detect", "UNAVAILABLE"
+NODE = "/hri_face_detect"
+
+
+def unavailable_reason(venv: Path = HRI_VENV) -> str | None:
+    """Why hri_face_detect cannot run here (None: it can)."""
+    if (venv / STAMP).is_file():
+        return None
+    if (venv / UNAVAILABLE).is_file():
+        return f"hri_face_detect could not be built here: {(venv / UNAVAILABLE).read_text().strip()}"
+    return f"hri_face_detect is not built in {venv} (make hri-face-detect; make test tries it)"
+
+
+def hri_environment(venv: Path = HRI_VENV) -> dict[str, str]:
+    """This process's environment (domain, DDS profile, log folder) less what ties it to our venv."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("LD_LIBRARY_PATH", "_ROS_WHEELS_BOOTSTRAP_COMPLETE", "PYTHONPATH", "VIRTUAL_ENV",
+                        "AMENT_PREFIX_PATH", "CMAKE_PREFIX_PATH", "PYTHONHOME")}
+    env["PYTHONPATH"] = str(STAND_INS)
+    env["AMENT_PREFIX_PATH"] = str(venv)
+    env["PATH"] = f"{venv / 'bin'}:{env.get('PATH', '')}"
+    return env
+
+
+def start_hri_face_detect(image_topic: str, *parameters: str, venv: Path = HRI_VENV) -> NodeProcess:
+    """hri_face_detect (unconfigured, as it starts) reading `image_topic`; `parameters` as
+    name:=value (e.g. deterministic_ids:=true)."""
+    args = [arg for p in parameters for arg in ("-p", p)]
+    return NodeProcess([str(venv / "bin" / "python"), "-m", "hri_face_detect.node_face_detect", "--ros-args",
+                        "-r", f"image:={image_topic}", *args], env=hri_environment(venv))
+
+
+def change_state(node: Node, spin_once, transition: int, target: str = NODE, timeout: float = 60.0) -> bool:
+    """One lifecycle transition of `target` through its change_state service (as `ros2 lifecycle
+    set` does); `spin_once` spins the caller's executor. True if it succeeded."""
+    client = node.create_client(ChangeState, f"{target}/change_state")
+    try:
+        deadline = time.monotonic() + timeout
+        while not client.service_is_ready():
+            if time.monotonic() > deadline:
+                return False
+            spin_once()
+        future = client.call_async(ChangeState.Request(transition=Transition(id=transition)))
+        while not future.done():
+            if time.monotonic() > deadline:
+                return False
+            spin_once()
+        return bool(future.result().success)
+    finally:
+        node.destroy_client(client)
+
+
+def activate(node: Node, spin_once, target: str = NODE) -> bool:
+    """configure, then activate."""
+    return (change_state(node, spin_once, Transition.TRANSITION_CONFIGURE, target)
+            and change_state(node, spin_once, Transition.TRANSITION_ACTIVATE, target))

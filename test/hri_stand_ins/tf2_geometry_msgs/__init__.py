@@ -1,0 +1,1 @@
+"""Test stand-in for tf2_geometry_msgs (no PyPI wheel)."""
