@@ -11,7 +11,8 @@ a 30 Hz camera (the node as configured by config/webcam.yaml, clip stage include
 By default (`make bench`) the graph, the stage times and the detectors, with how long each part
 took to measure (`bench_seconds_*`); `--fer-python` adds PyPI fer's rate on the same frames,
 `--two-cameras` one emotion node fed by two cameras, `--range-faces 213` the detection-range
-table, `--link` (root) the graph split over a 20 Mbit/s link: each reports its own time.
+table, `--link` (root) the graph split over a 20 Mbit/s link, `--hri cropped|aligned` our
+hri_expression node behind ROS4HRI's hri_face_detect: each reports its own time.
 """
 
 import argparse
@@ -435,6 +436,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="a Python with PyPI's fer 25.10.3 installed: its end-to-end rate on the same frame")
     p.add_argument("--link", action="store_true",
                    help="instead: the graph split over two network namespaces and a 20 Mbit/s link (root)")
+    p.add_argument("--hri", choices=("cropped", "aligned"),
+                   help="instead: our hri_expression node (this face_image) behind ROS4HRI's real hri_face_detect "
+                        "(make hri-face-detect first): JAFFE through it, latency, answered share, CPU (hri_chain.py)")
     p.add_argument("--json", type=Path, help="write the figures here")
     args = p.parse_args(argv)
     use_shared_memory_profile()
@@ -451,6 +455,10 @@ def main(argv: list[str] | None = None) -> int:
         timed("soak", lambda: soak(args.soak))
     elif args.link:
         timed("link", lambda: link(args.frames))
+    elif args.hri:
+        from fer_training.bench.hri_chain import hri_chain
+
+        timed("hri", lambda: hri_chain(args.data_dir, args.range_faces or None, args.hri))
     else:
         timed("graph", lambda: end_to_end(args.frames))
         timed("stages", lambda: component_times(args.frames))
@@ -464,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     width = max(map(len, figures))
     for key, value in figures.items():
         print(f"{key:<{width}}  {value:.2f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
-    if args.range_faces and not (args.soak or args.link):
+    if args.range_faces and not (args.soak or args.link or args.hri):
         started = time.monotonic()
         figures["range"] = detection_range(args.data_dir, args.range_faces)
         print_range(figures["range"])
