@@ -13,7 +13,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 TEXT = "\n".join(p.read_text() for p in PAGES)
 # The console scripts setup.py installs: "name": "module:function".
 SCRIPTS = re.findall(r'"([\w-]+)": "(?:fer_ros|fer_training)\.[\w.]+:\w+"', (ROOT / "setup.py").read_text())
-NODES = {"camera_node", "emotion_node", "emotion_reactions"}  # ROS nodes: --ros-args, not --help
+NODES = {"camera_node", "emotion_node", "emotion_reactions", "hri_expression"}  # ROS nodes: --ros-args, not --help
 TOOLS = sorted(s for s in SCRIPTS if s not in NODES and re.search(rf"(?<![\w/-]){re.escape(s)}(?![\w-])", TEXT))
 
 

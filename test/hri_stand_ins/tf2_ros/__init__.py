@@ -20,3 +20,6 @@ class TransformBroadcaster:
 class TransformListener:
     def __init__(self, *args, **kwargs):
         pass
+
+    def unregister(self) -> None:
+        pass
