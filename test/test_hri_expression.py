@@ -126,6 +126,28 @@ def test_each_face_image_is_answered_with_its_header_and_our_label():
             node.destroy_node()
 
 
+def test_the_clip_head_answers_each_id_once_its_buffer_is_full():
+    with ros_node("hri_probe") as (context, probe, executor):
+        node = expression_node(context, Parameter("managed", value=False), Parameter("clip_model", value="lstm"),
+                               Parameter("clip_stride", value=6))
+        executor.add_node(node)
+        feed = FaceFeed(probe, "fclip")
+        clips: list = []
+        probe.create_subscription(feed.hri.Expression, "/humans/faces/fclip/clip_expression", clips.append, 10)
+        try:
+            feed.list(["fclip"])
+            assert spin_until(executor, lambda: feed.followed(), 20)
+            headers = []
+            for i in range(18):  # each answered before the next (the node reads at depth 1)
+                headers.append(feed.send(face_frame(i / 18), 70 + i))
+                assert spin_until(executor, lambda: len(feed.answers) == i + 1, 20)
+            assert spin_until(executor, lambda: len(clips) == 2, 20)  # after the 12th, then 6 later
+            assert [c.header for c in clips] == [headers[11], headers[17]]
+            assert all(c.expression in EXPRESSIONS.values() and 0 < c.confidence <= 1 for c in clips)
+        finally:
+            node.destroy_node()
+
+
 def test_ids_are_followed_and_forgotten_and_bad_face_images_are_counted_and_skipped():
     with ros_node("hri_probe") as (context, probe, executor):
         node = expression_node(context, Parameter("managed", value=False), Parameter("diagnostics_period", value=0.2))
