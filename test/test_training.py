@@ -93,6 +93,13 @@ def test_class_weights_and_new_augmentations():
     assert np.array_equal(plain, augment(images, np.random.default_rng(3), brightness=0.0, erase=0.0))
     erased = augment(images, np.random.default_rng(3), erase=1.0)
     assert np.mean(np.any(erased != plain, axis=(1, 2))) == 1.0  # every image got a rectangle
+    assert np.array_equal(plain, augment(images, np.random.default_rng(3), degrade=0.0))  # off: no draws
+    degraded = augment(images, np.random.default_rng(3), degrade=1.0)
+    changed = np.any(degraded != plain, axis=(1, 2))
+    assert 0.8 <= changed.mean() and degraded.dtype == np.uint8  # all but the 1 in 16 drawn with no change
+    # Lower resolution and blur take detail away: less high-frequency energy than the plain images.
+    sharpness = [np.abs(np.diff(x.astype(float), axis=1)).mean() for x in (plain, degraded)]
+    assert sharpness[1] < sharpness[0]
 
 
 def test_logit_adjusted_loss_adds_tau_log_prior_before_the_cross_entropy():
