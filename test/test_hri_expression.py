@@ -140,7 +140,7 @@ def test_the_clip_head_answers_each_id_once_its_buffer_is_full():
             headers = []
             for i in range(18):  # each answered before the next (the node reads at depth 1)
                 headers.append(feed.send(face_frame(i / 18), 70 + i))
-                assert spin_until(executor, lambda: len(feed.answers) == i + 1, 20)
+                assert spin_until(executor, lambda n=i + 1: len(feed.answers) == n, 20)
             assert spin_until(executor, lambda: len(clips) == 2, 20)  # after the 12th, then 6 later
             assert [c.header for c in clips] == [headers[11], headers[17]]
             assert all(c.expression in EXPRESSIONS.values() and 0 < c.confidence <= 1 for c in clips)

@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 
+import needs
 import pytest
 import rclpy
 from fer_msgs.msg import FaceEmotionArray
@@ -88,10 +89,14 @@ PROGRAMS = {
                      "listening on", "results"),
     "emotion_reactions": (lambda: start_node("emotion_reactions", "-r", "__ns:=/sigterm_fer"), "reacting to", None),
     "fer-run": (lambda: NodeProcess(["fer-run", "--video", str(SAMPLE_CLIP)]), "[fer-run] source", "face(s) #"),
+    # Answering faces is covered by test_hri_expression.py; here it starts, loads and listens.
+    "hri_expression": (lambda: start_node("hri_expression", "-r", "__ns:=/sigterm_hri", "-p", "managed:=false"),
+                       "listening on", None),
 }
 
 
-@pytest.mark.parametrize("program", PROGRAMS)
+@pytest.mark.parametrize("program", [pytest.param(p, marks=needs.hri_msgs) if p == "hri_expression" else p
+                                     for p in PROGRAMS])
 def test_sigterm_then_a_second_signal_end_it_cleanly_at_any_moment(program, traffic):
     start, ready_line, working = PROGRAMS[program]
     rng = random.Random(program)

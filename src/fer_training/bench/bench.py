@@ -439,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hri", choices=("cropped", "aligned"),
                    help="instead: our hri_expression node (this face_image) behind ROS4HRI's real hri_face_detect "
                         "(make hri-face-detect first): JAFFE through it, latency, answered share, CPU (hri_chain.py)")
+    p.add_argument("--hri-face-mesh", choices=("true", "false"), default="true",
+                   help="with --hri: hri_face_detect's face_mesh parameter (MediaPipe's mesh for near faces)")
     p.add_argument("--json", type=Path, help="write the figures here")
     args = p.parse_args(argv)
     use_shared_memory_profile()
@@ -458,7 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.hri:
         from fer_training.bench.hri_chain import hri_chain
 
-        timed("hri", lambda: hri_chain(args.data_dir, args.range_faces or None, args.hri))
+        face_mesh = args.hri_face_mesh == "true"
+        timed("hri", lambda: hri_chain(args.data_dir, args.range_faces or None, args.hri, face_mesh))
     else:
         timed("graph", lambda: end_to_end(args.frames))
         timed("stages", lambda: component_times(args.frames))

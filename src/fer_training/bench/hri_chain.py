@@ -45,7 +45,7 @@ class Chain:
     """hri_face_detect and our node running, a probe node here that publishes frames and
     collects `tracked` lists and every listed id's Expressions (arrival times)."""
 
-    def __init__(self, face_image: str, venv: Path):
+    def __init__(self, face_image: str, venv: Path, face_mesh: bool = True):
         import hri_msgs.msg as hri
         import rclpy
         from rclpy.executors import SingleThreadedExecutor
@@ -56,7 +56,8 @@ class Chain:
         if reason:
             raise RuntimeError(reason)
         self.hri, self.qos = hri, qos_profile_system_default
-        self.detect = start_hri_face_detect(CAMERA, "deterministic_ids:=true", venv=venv)
+        self.detect = start_hri_face_detect(CAMERA, "deterministic_ids:=true", f"face_mesh:={str(face_mesh).lower()}",
+                                            venv=venv)
         self.ours = NodeProcess(["hri_expression", "--ros-args", "-p", "managed:=false", "-p",
                                  f"face_image:={face_image}"])
         rclpy.init()
@@ -171,14 +172,14 @@ def stream(chain: Chain, frame: np.ndarray, seconds: float, rate: float = 30.0) 
             "cpu_share_hri_face_detect": cpu["hri_face_detect"], "cpu_share_hri_expression": cpu["hri_expression"]}
 
 
-def hri_chain(data_dir: Path, jaffe_limit: int | None, face_image: str = "cropped", venv: Path = HRI_VENV,
-              seconds: float = 20.0) -> dict:
-    """Every figure of this module, flat, prefixed hri_."""
+def hri_chain(data_dir: Path, jaffe_limit: int | None, face_image: str = "cropped", face_mesh: bool = True,
+              venv: Path = HRI_VENV, seconds: float = 20.0) -> dict:
+    """Every figure of this module, flat, prefixed hri_ (`face_mesh`: hri_face_detect's parameter)."""
     from fer_training.bench.bench import four_face_frame
 
-    chain = Chain(face_image, venv)
+    chain = Chain(face_image, venv, face_mesh)
     try:
-        figures = {"hri_face_image": face_image}
+        figures = {"hri_face_image": face_image, "hri_face_mesh": face_mesh}
         for faces, frame in ((1, face_frame(0.5)), (4, four_face_frame())):
             figures.update({f"hri_{k}_{faces}face": v for k, v in stream(chain, frame, seconds).items()})
         if (data_dir / "jaffe" / "labels.csv").is_file():
