@@ -2,7 +2,8 @@
 # ROS4HRI's hri_face_detect, built unchanged from ../shared/ros4hri into a venv of its own
 # (MediaPipe 0.10.21, the last with mediapipe.python.solutions, pins numpy < 2 and protobuf < 5, so
 # it cannot share .venv): the ROS wheels and its Python dependencies (requirements-hri.txt, pinned
-# by constraints-hri.txt), hri_msgs, then its CMake package (C++ YuNet through pybind11).
+# by constraints-hri.txt), hri_msgs, then its CMake package (C++ YuNet through pybind11), as a
+# release build as the ROS build farm makes its apt packages (unoptimised, YuNet is several times slower).
 #
 #   tools/hri_face_detect_venv.sh [--try] [VENV [SHARED]]     (defaults: .venv-hri ../shared)
 #
@@ -17,7 +18,7 @@ venv=${1:-.venv-hri}
 shared=${2:-../shared}
 stamp="$venv/.stamp-hri_face_detect"
 source_dir="$shared/ros4hri/hri_face_detect"
-want=$(cat requirements-hri.txt constraints-hri.txt "$source_dir/package.xml" 2>/dev/null | sha256sum | cut -c1-16)
+want=$(cat "$0" requirements-hri.txt constraints-hri.txt "$source_dir/package.xml" 2>/dev/null | sha256sum | cut -c1-16)
 
 unavailable() {
     echo "hri_face_detect venv not built: $1"
@@ -41,7 +42,7 @@ prefix=$(cd "$venv" && pwd)
 export AMENT_PREFIX_PATH="$prefix" CMAKE_PREFIX_PATH="$prefix"
 build="$venv/build/hri_face_detect"
 if ! { cmake -S "$source_dir" -B "$build" -DCMAKE_INSTALL_PREFIX="$prefix" -DPython3_EXECUTABLE="$prefix/bin/python" \
-         -DBUILD_TESTING=OFF -Dpybind11_DIR="$("$prefix/bin/python" -m pybind11 --cmakedir)" \
+         -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release -Dpybind11_DIR="$("$prefix/bin/python" -m pybind11 --cmakedir)" \
        && cmake --build "$build" -j2 && cmake --install "$build"; } >> "$log" 2>&1; then
     unavailable "the hri_face_detect CMake build failed (see $log)"
 fi

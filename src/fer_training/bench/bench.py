@@ -461,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         from fer_training.bench.hri_chain import hri_chain
 
         face_mesh = args.hri_face_mesh == "true"
-        timed("hri", lambda: hri_chain(args.data_dir, args.range_faces or None, args.hri, face_mesh))
+        timed("hri", lambda: hri_chain(args.data_dir, args.range_faces, args.hri, face_mesh))
     else:
         timed("graph", lambda: end_to_end(args.frames))
         timed("stages", lambda: component_times(args.frames))

@@ -172,9 +172,10 @@ def stream(chain: Chain, frame: np.ndarray, seconds: float, rate: float = 30.0) 
             "cpu_share_hri_face_detect": cpu["hri_face_detect"], "cpu_share_hri_expression": cpu["hri_expression"]}
 
 
-def hri_chain(data_dir: Path, jaffe_limit: int | None, face_image: str = "cropped", face_mesh: bool = True,
+def hri_chain(data_dir: Path, jaffe_limit: int, face_image: str = "cropped", face_mesh: bool = True,
               venv: Path = HRI_VENV, seconds: float = 20.0) -> dict:
-    """Every figure of this module, flat, prefixed hri_ (`face_mesh`: hri_face_detect's parameter)."""
+    """Every figure of this module, flat, prefixed hri_ (`face_mesh`: hri_face_detect's parameter;
+    JAFFE: its first `jaffe_limit` photos, none at 0)."""
     from fer_training.bench.bench import four_face_frame
 
     chain = Chain(face_image, venv, face_mesh)
@@ -182,7 +183,7 @@ def hri_chain(data_dir: Path, jaffe_limit: int | None, face_image: str = "croppe
         figures = {"hri_face_image": face_image, "hri_face_mesh": face_mesh}
         for faces, frame in ((1, face_frame(0.5)), (4, four_face_frame())):
             figures.update({f"hri_{k}_{faces}face": v for k, v in stream(chain, frame, seconds).items()})
-        if (data_dir / "jaffe" / "labels.csv").is_file():
+        if jaffe_limit and (data_dir / "jaffe" / "labels.csv").is_file():
             figures.update(jaffe_through_chain(chain, data_dir, jaffe_limit))
         return figures
     finally:
