@@ -118,18 +118,13 @@ class EmotionNode(ManagedNode):
         self.hri: HriFaces | None = None
         self.params = declare_all(self, PARAMETERS)
         self.add_on_set_parameters_callback(refuse_invalid(PARAMETERS, self._apply))
-        if not self.params["managed"]:
-            self.start_unmanaged()
-        else:
-            self.get_logger().info("managed: waiting to be configured (ros2 lifecycle set ... configure)")
+        self.start(self.params["managed"])
 
     def load(self) -> None:
         """configure: models, detector, per-camera pipelines, publishers, the worker thread."""
         p = self.params
         self.topics = image_topics(p["image_topic"])
-        model_dir = Path(p["model_dir"]) if p["model_dir"] else SHIPPED_IMAGE_MODEL
-        self.classifier = EmotionClassifier(model_dir, p["flip_tta"], p["model_precision"],
-                                            card_default(p["class_balance"]))
+        self.classifier = image_classifier(p)
         detector = FaceDetector(p["detector"], p["upsample"], p["min_face_size"], self._min_score(p),
                                 p["detect_scale"], p["detect_max_side"])
         self.aligner = FaceAligner(detector, p["x_factor"], p["y_factor"], p["max_faces"], p["eyes"])
@@ -347,6 +342,12 @@ class EmotionNode(ManagedNode):
                   "stream_restarts": self.restarts, "class_balance": f"{self.classifier.class_balance:g}",
                   **{f"errors.{kind}": count for kind, count in sorted(s["errors"].items())}}
         self.diagnostics.publish(diagnostic_array(self, level, message, values))
+
+def image_classifier(p: dict) -> EmotionClassifier:
+    """The image model the parameters `p` ask for (model_dir, flip_tta, model_precision, class_balance)."""
+    return EmotionClassifier(Path(p["model_dir"]) if p["model_dir"] else SHIPPED_IMAGE_MODEL, p["flip_tta"],
+                             p["model_precision"], card_default(p["class_balance"]))
+
 
 def set_class_balance(classifier: EmotionClassifier, class_balance: float) -> None:
     """A run-time change of the `class_balance` parameter (negative: the model card's choice)."""

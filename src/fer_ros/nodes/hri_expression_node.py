@@ -16,14 +16,13 @@ inputs. A bad face image (wrong encoding, empty, no pupils) is logged, counted b
 
 import time
 import traceback
-from pathlib import Path
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from sensor_msgs.msg import Image
 
 from fer_ros.nodes.emotion_node import PARAMETERS as EMOTION_PARAMETERS
-from fer_ros.nodes.emotion_node import card_default, clip_stage_for, set_class_balance
+from fer_ros.nodes.emotion_node import clip_stage_for, image_classifier, set_class_balance
 from fer_ros.ros.diagnostics import diagnostic_array
 from fer_ros.ros.frame_stats import FrameStats
 from fer_ros.ros.hri_faces import EXPRESSIONS, HRI_QOS, load_hri_msgs
@@ -31,7 +30,6 @@ from fer_ros.ros.image_conversion import ImageConversionError, image_to_array, t
 from fer_ros.ros.managed_node import ManagedNode
 from fer_ros.ros.node_main import run_node
 from fer_ros.ros.params import Spec, declare_all, refuse_invalid
-from fer_ros.vision.classify import EmotionClassifier
 from fer_ros.vision.clip_stage import ClipStage
 from fer_ros.vision.hri_crops import (
     FACE_IMAGES,
@@ -41,7 +39,6 @@ from fer_ros.vision.hri_crops import (
     frame_face_image,
     pupils,
 )
-from fer_ros.vision.model_files import SHIPPED_IMAGE_MODEL
 from fer_ros.vision.pipeline import classify_faces
 
 EXPRESSION_QOS_DEPTH = 10
@@ -96,16 +93,12 @@ class HriExpressionNode(ManagedNode):
         self._faces: dict[str, dict[str, Any]] = {}  # id -> its subscriptions, publishers, inputs, clip stage
         self._numbers = iter(range(1, 2 ** 31))  # an id's number in the clip stage
         self.classifier = None
-        if not self.params["managed"]:
-            self.start_unmanaged()
-        else:
-            self.get_logger().info("managed: waiting to be configured (ros2 lifecycle set ... configure)")
+        self.start(self.params["managed"])
 
     def load(self) -> None:
         """configure: the models, the diagnostics."""
         p = self.params
-        self.classifier = EmotionClassifier(Path(p["model_dir"]) if p["model_dir"] else SHIPPED_IMAGE_MODEL,
-                                            p["flip_tta"], p["model_precision"], card_default(p["class_balance"]))
+        self.classifier = image_classifier(p)
         self.clip_stage: ClipStage | None = clip_stage_for(p, self.classifier)
         self.stats = FrameStats()
         self.expressions = self.clip_expressions = 0

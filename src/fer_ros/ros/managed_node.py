@@ -34,6 +34,13 @@ class ManagedNode(LifecycleNode):
     def unload(self) -> None:
         raise NotImplementedError
 
+    def start(self, managed: bool) -> None:
+        """The end of a subclass's __init__: wait to be configured (managed), or load and listen now."""
+        if managed:
+            self.get_logger().info("managed: waiting to be configured (ros2 lifecycle set ... configure)")
+        else:
+            self.start_unmanaged()
+
     def start_unmanaged(self) -> None:
         """configure and activate now; a load error is raised (exit code 2 for a command)."""
         try:
