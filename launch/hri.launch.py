@@ -42,6 +42,6 @@ def generate_launch_description() -> LaunchDescription:
     expression = LifecycleNode(
         package=PACKAGE, executable=HRI_EXPRESSION.executable, name=HRI_EXPRESSION.name,
         namespace=HRI_EXPRESSION.namespace, parameters=[LaunchConfiguration("params_file")], output="screen")
-    actions += driven_to_active(face_detect, IfCondition(LaunchConfiguration("face_detect")))
+    actions += driven_to_active(face_detect)
     actions += driven_to_active(expression)
     return LaunchDescription(actions)

@@ -94,4 +94,4 @@ def managed_emotion_node(settings: dict, wanted: list) -> list:
     managed = LaunchConfiguration("managed")
     node = LifecycleNode(**settings, condition=IfCondition(PythonExpression([*wanted, " and '", managed,
                                                                              "'.lower() == 'true'"])))
-    return driven_to_active(node, IfCondition(managed))
+    return driven_to_active(node)
