@@ -18,6 +18,7 @@ import pytest
 from diagnostic_msgs.msg import DiagnosticArray
 from needs import hri_msgs
 from rclpy.qos import qos_profile_system_default
+from rclpy.time import Time
 from ros_helpers import ctrl_c, in_workspace, ros_node, spin_until, wait_for_line
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
@@ -98,29 +99,35 @@ def test_hri_face_detect_faces_get_our_expressions(workspace, tmp_path):
 
             # A face is listed from hri_face_detect's 4th frame of it; each crop then gets an answer.
             assert stream(lambda: reader.answered() >= 10, 120), (reader.lists[-1:], log_path.read_text()[-2000:])
-            (fid, answers), = [(f, a) for f, a in reader.answers.items() if a]
-            assert fid == "f00000"
-            for answer in answers:
+            # Under load hri_face_detect may lose the face for a frame and list it anew (f00001).
+            answered = [f for f, a in reader.answers.items() if a]
+            assert answered and answered[0] == "f00000", (answered, reader.lists[-3:])
+            for answer in (a for f in answered for a in reader.answers[f]):
                 stamp = (answer.header.stamp.sec, answer.header.stamp.nanosec)
                 assert sent[stamp] == answer.header  # the crop's header: the source image's stamp and frame
                 assert answer.expression in CONSTANTS and 0 < answer.confidence <= 1
-            assert answers[-1].expression == "happy"  # the bundled face smiles
+            assert reader.answers[answered[-1]][-1].expression == "happy"  # the bundled face smiles
 
             # The real ros2 lifecycle: inactive answers nothing while the faces keep coming.
             assert "successful" in lifecycle(workspace, "set /hri_expression deactivate").lower()
-            before, lists = reader.answered(), len(reader.lists)
+            inactive_since, lists = probe.get_clock().now().nanoseconds, len(reader.lists)
             stream(lambda: len(reader.lists) >= lists + 20, 60)
-            assert reader.answered() - before <= 1  # one crop may have been on its way
+            # Crops on their way before may still be answered; no frame sent since is.
+            late = [a for f in reader.answers for a in reader.answers[f]
+                    if Time.from_msg(a.header.stamp).nanoseconds >= inactive_since]
+            assert len(reader.lists) >= lists + 20 and late == [], late[:1]
             assert "successful" in lifecycle(workspace, "set /hri_expression activate").lower()
             before = reader.answered()
             assert stream(lambda: reader.answered() >= before + 5, 60)
 
-            # The face leaves: hri_face_detect drops its id, our node closes that id's topics.
+            # The face leaves: hri_face_detect drops its ids, our node closes those ids' topics.
             assert stream(lambda: reader.lists[-1].ids == [], 60, with_face=False)
-            assert spin_until(executor, lambda: probe.count_subscribers(f"/humans/faces/{fid}/cropped") == 0
-                              and probe.count_publishers(f"/humans/faces/{fid}/expression") == 0, 30)
+            seen = set(reader.answers)
+            assert spin_until(executor, lambda: all(
+                probe.count_subscribers(f"/humans/faces/{fid}/cropped") == 0
+                and probe.count_publishers(f"/humans/faces/{fid}/expression") == 0 for fid in seen), 30)
             # It comes back under a new id, and is answered again.
-            assert stream(lambda: any(reader.answers.get(f) for f in reader.answers if f != fid), 120)
+            assert stream(lambda: any(reader.answers[f] for f in reader.answers if f not in seen), 120)
 
             # Bad face images (this test's publisher plays a face of its own): counted and skipped.
             assert stream(lambda: reader.lists[-1].ids == [], 60, with_face=False)

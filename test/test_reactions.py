@@ -56,6 +56,25 @@ def _array(sec: int, nanosec: int, faces: list[tuple[int, str, float]]) -> FaceE
     return msg
 
 
+def _both_readers_hear_the_probe(executor, emotions, clips, heard: list[str]) -> bool:
+    """Matched on the probe's side is not yet matched on the node's: a message to a reader that
+    does not know its writer yet comes later, with the writer's next heartbeat, so a clip result
+    could come after the frames that end its face's hold. Warm-up faces (ids 101, 102, ...) hold
+    "neutral" with a clip result each until a reaction carries it; stamps stay below 99 s."""
+    tenths = 0
+    for track_id in range(101, 131):
+        for _ in range(30):
+            clips.publish(ClipEmotion(track_id=track_id, model="lstm", label="neutral", confidence=0.5))
+            emotions.publish(_array(tenths // 10, tenths % 10 * 100_000_000, [(track_id, "neutral", 0.9)]))
+            tenths += 1
+            if spin_until(executor, lambda: heard, 0.05):
+                break
+        said, heard[:] = list(heard), []
+        if any("(clip lstm: neutral 0.50)" in s for s in said):
+            return True
+    return False
+
+
 def test_reactions_node_over_dds_says_who_held_what_with_the_clip_result():
     with running("emotion_reactions", "/fer", "-p", "hold_time:=0.5") as node_process, ros_node(
             "fer_reactions_probe") as (_, probe, executor):
@@ -67,6 +86,7 @@ def test_reactions_node_over_dds_says_who_held_what_with_the_clip_result():
                            clips.get_subscription_count() > 0 and probe.count_publishers("/fer/reactions") > 0
                            or not node_process.alive(), 60)
         assert ready and node_process.alive(), "emotion_reactions did not start"
+        assert _both_readers_hear_the_probe(executor, emotions, clips, heard), heard
         damaged = _array(99, 0, [(5, "happy", 0.9)])
         damaged.faces[0].scores = [0.9]  # 1 score for 7 labels: skipped, the node keeps running
         emotions.publish(damaged)
