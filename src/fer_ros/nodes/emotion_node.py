@@ -12,7 +12,6 @@ restarts that camera's tracks and clip buffers.
 import itertools
 import threading
 import time
-import traceback
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ from rclpy.qos import QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 from std_msgs.msg import Header
 
-from fer_ros.ros.diagnostics import diagnostic_array
+from fer_ros.ros.diagnostics import count_failure, diagnostic_array
 from fer_ros.ros.frame_stats import FrameStats
 from fer_ros.ros.hri_faces import HriFaces
 from fer_ros.ros.image_conversion import (
@@ -240,22 +239,7 @@ class EmotionNode(ManagedNode):
             except Exception as e:  # whatever went wrong with this frame, the next one is processed
                 if not self.context.ok():
                     return  # Ctrl-C shut the context down while this frame was processed: stop quietly
-                self._frame_failed(e)
-
-    def _frame_failed(self, error: Exception) -> None:
-        """Count a failed frame by kind; bad input is one line, anything else (a fault in this
-        node or a library) is logged with its traceback the first time its kind occurs and
-        then throttled."""
-        kind = type(error).__name__
-        first = self.stats.error(kind)
-        if isinstance(error, BAD_INPUT):
-            self.get_logger().warning(f"frame skipped: {kind}: {error}", throttle_duration_sec=1.0)
-        elif first:
-            self.get_logger().error(f"frame failed: {kind}: {error}\n"
-                                    f"{''.join(traceback.format_exception(error)).rstrip()}")
-        else:
-            self.get_logger().error(f"frame failed: {kind}: {error} ({self.stats.errors[kind]} so far)",
-                                    throttle_duration_sec=10.0)
+                count_failure(self, self.stats, e, BAD_INPUT, "frame")
 
     def process(self, msg: Image | CompressedImage, topic: str) -> None:
         """One frame of the camera on `topic`: a result on /fer/emotions, or an exception
@@ -342,6 +326,7 @@ class EmotionNode(ManagedNode):
                   "stream_restarts": self.restarts, "class_balance": f"{self.classifier.class_balance:g}",
                   **{f"errors.{kind}": count for kind, count in sorted(s["errors"].items())}}
         self.diagnostics.publish(diagnostic_array(self, level, message, values))
+
 
 def image_classifier(p: dict) -> EmotionClassifier:
     """The image model the parameters `p` ask for (model_dir, flip_tta, model_precision, class_balance)."""

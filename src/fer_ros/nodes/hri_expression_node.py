@@ -14,8 +14,9 @@ inputs. A bad face image (wrong encoding, empty, no pupils) is logged, counted b
 /diagnostics and skipped.
 """
 
+import itertools
 import time
-import traceback
+from dataclasses import dataclass
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
@@ -23,7 +24,7 @@ from sensor_msgs.msg import Image
 
 from fer_ros.nodes.emotion_node import PARAMETERS as EMOTION_PARAMETERS
 from fer_ros.nodes.emotion_node import clip_stage_for, image_classifier, set_class_balance
-from fer_ros.ros.diagnostics import diagnostic_array
+from fer_ros.ros.diagnostics import count_failure, diagnostic_array
 from fer_ros.ros.frame_stats import FrameStats
 from fer_ros.ros.hri_faces import EXPRESSIONS, HRI_QOS, load_hri_msgs
 from fer_ros.ros.image_conversion import ImageConversionError, image_to_array, to_vision_order
@@ -83,6 +84,18 @@ class FaceInputs:
         return complete
 
 
+@dataclass
+class FollowedFace:
+    """One listed face id: its inputs, its answers' publishers, its number and clip buffer."""
+
+    inputs: FaceInputs
+    number: int  # its track id in the clip stage
+    clip: ClipStage | None
+    expression: Any  # publishers
+    clip_expression: Any
+    subscriptions: list
+
+
 class HriExpressionNode(ManagedNode):
     def __init__(self, **kwargs):
         super().__init__("hri_expression", **kwargs)
@@ -90,8 +103,8 @@ class HriExpressionNode(ManagedNode):
         self.params = declare_all(self, PARAMETERS)
         self.add_on_set_parameters_callback(refuse_invalid(PARAMETERS, self._apply))
         self._tracked = None
-        self._faces: dict[str, dict[str, Any]] = {}  # id -> its subscriptions, publishers, inputs, clip stage
-        self._numbers = iter(range(1, 2 ** 31))  # an id's number in the clip stage
+        self._faces: dict[str, FollowedFace] = {}
+        self._numbers = itertools.count(1)
         self.classifier = None
         self.start(self.params["managed"])
 
@@ -135,7 +148,7 @@ class HriExpressionNode(ManagedNode):
         if self.classifier is not None and name == "class_balance":
             set_class_balance(self.classifier, value)
         if name == "clip_stride":
-            for stage in [self.clip_stage] + [f["clip"] for f in self._faces.values()]:
+            for stage in [self.clip_stage] + [f.clip for f in self._faces.values()]:
                 if stage is not None:
                     stage.stride = value
 
@@ -154,38 +167,35 @@ class HriExpressionNode(ManagedNode):
         inputs = FaceInputs(("roi", "landmarks", image_part))
         types = {"roi": self.msgs.NormalizedRegionOfInterest2D, "landmarks": self.msgs.FacialLandmarks,
                  image_part: Image}
-        self._faces[fid] = {
-            "inputs": inputs, "number": next(self._numbers),
-            "clip": self.clip_stage.sibling() if self.clip_stage else None,
-            "expression": self.create_publisher(self.msgs.Expression, f"{ns}/expression", EXPRESSION_QOS_DEPTH),
-            "clip_expression": self.create_publisher(self.msgs.Expression, f"{ns}/clip_expression",
-                                                     EXPRESSION_QOS_DEPTH) if self.clip_stage else None,
-            "subscriptions": [self.create_subscription(
-                t, f"{ns}/{part}", lambda m, part=part, fid=fid: self.on_part(fid, part, m), HRI_QOS)
-                for part, t in types.items()],
-        }
+        self._faces[fid] = FollowedFace(
+            inputs, next(self._numbers), self.clip_stage.sibling() if self.clip_stage else None,
+            self.create_publisher(self.msgs.Expression, f"{ns}/expression", EXPRESSION_QOS_DEPTH),
+            self.create_publisher(self.msgs.Expression, f"{ns}/clip_expression", EXPRESSION_QOS_DEPTH)
+            if self.clip_stage else None,
+            [self.create_subscription(t, f"{ns}/{part}", lambda m, part=part, fid=fid: self.on_part(fid, part, m),
+                                      HRI_QOS) for part, t in types.items()])
 
     def _forget(self, fid: str) -> None:
         face = self._faces.pop(fid)
-        for subscription in face["subscriptions"]:
+        for subscription in face.subscriptions:
             self.destroy_subscription(subscription)
-        for name in ("expression", "clip_expression"):
-            if face[name] is not None:
-                self.destroy_publisher(face[name])
+        for publisher in (face.expression, face.clip_expression):
+            if publisher is not None:
+                self.destroy_publisher(publisher)
 
     def on_part(self, fid: str, part: str, msg: Any) -> None:
         face = self._faces.get(fid)
         if face is None or not self.active:
             return
-        parts = face["inputs"].add(part, msg)
+        parts = face.inputs.add(part, msg)
         if parts is None:
             return
         try:
             self.answer(fid, face, parts)
         except Exception as e:  # this face image failed; the next one is answered as usual
-            self._failed(e)
+            count_failure(self, self.stats, e, (ImageConversionError, BadFaceInput), "face image")
 
-    def answer(self, fid: str, face: dict[str, Any], parts: dict[str, Any]) -> None:
+    def answer(self, fid: str, face: FollowedFace, parts: dict[str, Any]) -> None:
         """One face image classified; its Expression (and clip Expression when a clip completes) published."""
         start = time.monotonic()
         image_part = self.params["face_image"]
@@ -207,14 +217,14 @@ class HriExpressionNode(ManagedNode):
         mapped = (eyes_in_cropped(box, eyes, width, height) if image_part == "cropped"
                   else eyes_in_aligned(box, eyes, source, width, height))
         aligned = frame_face_image(pixels, mapped, self.params["x_factor"], self.params["y_factor"], box)
-        result = classify_faces(self.classifier, [aligned], [face["number"]])[0]
+        result = classify_faces(self.classifier, [aligned], [face.number])[0]
         if result.confidence >= self.params["confidence_threshold"] and result.label in EXPRESSIONS:
-            face["expression"].publish(self._expression(image_msg.header, result.label, result.confidence))
+            face.expression.publish(self._expression(image_msg.header, result.label, result.confidence))
             self.expressions += 1
-        for clip in face["clip"].process([result], image_msg.header.stamp) if face["clip"] else []:
+        for clip in face.clip.process([result], image_msg.header.stamp) if face.clip else []:
             if clip.confidence >= self.params["confidence_threshold"] and clip.label in EXPRESSIONS:
                 header = type(image_msg.header)(stamp=clip.end_stamp, frame_id=image_msg.header.frame_id)
-                face["clip_expression"].publish(self._expression(header, clip.label, clip.confidence))
+                face.clip_expression.publish(self._expression(header, clip.label, clip.confidence))
                 self.clip_expressions += 1
         stamp = image_msg.header.stamp
         now_ns = self.get_clock().now().nanoseconds
@@ -224,17 +234,6 @@ class HriExpressionNode(ManagedNode):
     def _expression(self, header: Any, label: str, confidence: float) -> Any:
         return self.msgs.Expression(header=header, expression=EXPRESSIONS[label], valence=0.0, arousal=0.0,
                                     confidence=float(confidence))
-
-    def _failed(self, error: Exception) -> None:
-        kind = type(error).__name__
-        first = self.stats.error(kind)
-        if isinstance(error, (ImageConversionError, BadFaceInput)):
-            self.get_logger().warning(f"face image skipped: {kind}: {error}", throttle_duration_sec=1.0)
-        elif first:
-            self.get_logger().error(f"face image failed: {kind}: {error}\n"
-                                    f"{''.join(traceback.format_exception(error)).rstrip()}")
-        else:
-            self.get_logger().error(f"face image failed: {kind}: {error}", throttle_duration_sec=10.0)
 
     def publish_diagnostics(self) -> None:
         s = self.stats.snapshot()

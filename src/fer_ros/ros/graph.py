@@ -34,10 +34,10 @@ GRAPH: tuple[NodeSpec, ...] = (CAMERA, EMOTION, REACTIONS)
 EMOTIONS_TOPIC = f"/{EMOTION.namespace}/emotions"
 CLIP_EMOTIONS_TOPIC = f"/{EMOTION.namespace}/clip_emotions"
 ANNOTATED_TOPIC = f"/{EMOTION.namespace}/image_annotated"
-OPTIONAL = {REACTIONS: "reactions"}
+OPTIONAL = {REACTIONS: "reactions"}  # nodes started only when this launch argument / fer-run option asks
 # The ROS4HRI graph (launch/hri.launch.py): ROS4HRI's hri_face_detect, then our expressions on its faces.
 HRI_EXPRESSION = NodeSpec("hri_expression", "hri_expression", "", "fer_ros.nodes.hri_expression_node:HriExpressionNode")
-HRI_PARAMS_FILE = "hri.yaml"  # nodes started only when this launch argument / fer-run option asks
+HRI_PARAMS_FILE = "hri.yaml"
 
 
 def config_dir() -> Path:
