@@ -83,6 +83,35 @@ def test_training_resumes_from_its_checkpoint_with_the_new_options(tmp_path, mon
     assert not (tmp_path / "checkpoint.keras").exists() and (tmp_path / "model.keras").exists()
 
 
+@needs.data_sets("fer2013", "ferplus")
+def test_ensemble_report_gives_each_model_and_their_mean(tmp_path, monkeypatch):
+    import shutil
+
+    import fer_training.evaluation.ensemble as ensemble
+    from fer_training.training.calibrate import truth_of
+
+    monkeypatch.setattr(ensemble, "truth_of", lambda *a: tuple(x[::8] for x in truth_of(*a)))
+    v3 = Path(__file__).parents[1] / "src/fer_ros/models/image"
+    twin = tmp_path / "twin"
+    twin.mkdir()
+    shutil.copy(v3 / "model.keras", twin / "model.keras")
+    assert ensemble.main(["--models", str(v3), str(twin), "--json", str(tmp_path / "r.json")]) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["split"] == "PublicTest" and report["faces"] == len(truth_of(default_data_dir(), "PublicTest",
+                                                                                "ferplus")[1][::8])
+    alone, mean = report["models"][str(v3)], report["models"]["ensemble"]
+    assert [g["tau"] for g in alone["grid"]] == pytest.approx([i / 10 for i in range(11)])
+    assert alone["grid"][0]["accuracy"] > 0.8  # v3 on the FER+ majority
+    assert mean == alone  # a model averaged with itself is that model (the same decisions)
+
+
+def test_ensemble_report_refuses_a_folder_without_a_model(tmp_path, capsys):
+    from fer_training.evaluation.ensemble import main
+
+    assert main(["--models", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == f"error: no model.keras in {tmp_path}"
+
+
 def test_class_weights_and_new_augmentations():
     labels = np.array([0] * 90 + [1] * 10)
     weights = image_training.class_weights(labels, "balanced", 2)

@@ -31,7 +31,7 @@ def class_weights(labels: np.ndarray, mode: str, num_classes: int) -> np.ndarray
     return weights / np.sum(weights * counts) * len(labels)
 
 
-def _as_input(images: np.ndarray) -> np.ndarray:
+def as_input(images: np.ndarray) -> np.ndarray:
     return images[..., None].astype("float32")
 
 
@@ -174,7 +174,7 @@ def train(args: argparse.Namespace) -> int:
     sample_weight = class_weights(train_classes, args.class_weight, num_classes)[train_classes]
     teachers = [keras.saving.load_model(t / MODEL_FILE, compile=False) for t in args.teachers or []]
     y_val_1hot = keras.utils.to_categorical(y_val, num_classes)
-    validation = (_as_input(x_val), np.hstack([y_val_1hot, y_val_1hot]) if teachers else y_val_1hot)
+    validation = (as_input(x_val), np.hstack([y_val_1hot, y_val_1hot]) if teachers else y_val_1hot)
     best_weights = args.out / "best.weights.h5"
     start = time.time()
     epoch = first_epoch
@@ -184,7 +184,7 @@ def train(args: argparse.Namespace) -> int:
         faces = x_train
         if x_aligned is not None:
             faces = np.where((found & (rng.random(len(found)) < 0.5))[:, None, None], x_aligned, x_train)
-        x_epoch = _as_input(augment(faces, rng, brightness=args.brightness, erase=args.erase, framing=args.framing,
+        x_epoch = as_input(augment(faces, rng, brightness=args.brightness, erase=args.erase, framing=args.framing,
                                      degrade=args.degrade))
         y_epoch = y_train_1hot
         if args.mixup > 0:
@@ -229,7 +229,7 @@ def train(args: argparse.Namespace) -> int:
     val_acc = history["val_label_accuracy"]
     best_epoch = int(np.argmax(val_acc))
     x_test, y_test = load_split(args.data_dir, "PrivateTest")
-    predicted = np.argmax(model.predict(_as_input(x_test), batch_size=512, verbose=0), axis=1)
+    predicted = np.argmax(model.predict(as_input(x_test), batch_size=512, verbose=0), axis=1)
     accuracy = {
         "Training": float(history["label_accuracy"][best_epoch]),
         "PublicTest": float(val_acc[best_epoch]),
