@@ -5,6 +5,7 @@ the benchmark and the two-host harness all start their nodes through it.
 """
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -64,6 +65,22 @@ class NodeProcess:
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def catches_sigterm(self, timeout: float) -> bool:
+        """True once the process has its own SIGTERM handler (SigCgt in /proc/PID/status).
+        Before that no line of ours has run and the kernel's default ends it (exit -15); on a
+        busy machine the interpreter's own start can take seconds."""
+        deadline = time.monotonic() + timeout
+        while self.alive() and time.monotonic() < deadline:
+            try:
+                status = Path(f"/proc/{self.pid}/status").read_text()
+            except OSError:
+                return False
+            caught = re.search(r"^SigCgt:\s*([0-9a-f]+)$", status, re.M)
+            if caught and int(caught.group(1), 16) >> (signal.SIGTERM - 1) & 1:
+                return True
+            time.sleep(0.01)
+        return False
 
     def stop(self, timeout: float = 10.0, second_signal: int | None = None, after: float = 0.1) -> int | None:
         """SIGTERM (and `second_signal` `after` s later, as when a terminal's Ctrl-C and launch's
