@@ -24,7 +24,7 @@ TOOLS = {
     "fer-bench": "fer_training.bench.bench:main",
     "fer-calibrate": "fer_training.training.calibrate:main",
     "fer-class-balance": "fer_training.training.class_balance:main",
-    "fer-ensemble": "fer_training.evaluation.ensemble:main",
+    "fer-ensemble": "fer_training.training.ensemble:main",
     "fer-export-model": "fer_training.training.export_model:main",
     "fer-preprocess-fer2013": "fer_training.data.preprocess_fer2013:main",
     "fer-make-bag": "fer_training.bags.make_bag:main",

@@ -87,7 +87,7 @@ def test_training_resumes_from_its_checkpoint_with_the_new_options(tmp_path, mon
 def test_ensemble_report_gives_each_model_and_their_mean(tmp_path, monkeypatch):
     import shutil
 
-    import fer_training.evaluation.ensemble as ensemble
+    import fer_training.training.ensemble as ensemble
     from fer_training.training.calibrate import truth_of
 
     monkeypatch.setattr(ensemble, "truth_of", lambda *a: tuple(x[::8] for x in truth_of(*a)))
@@ -106,7 +106,7 @@ def test_ensemble_report_gives_each_model_and_their_mean(tmp_path, monkeypatch):
 
 
 def test_ensemble_report_refuses_a_folder_without_a_model(tmp_path, capsys):
-    from fer_training.evaluation.ensemble import main
+    from fer_training.training.ensemble import main
 
     assert main(["--models", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == f"error: no model.keras in {tmp_path}"
