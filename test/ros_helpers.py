@@ -82,10 +82,11 @@ def _default_sigint() -> None:
 
 
 def echo_once(workspace: Path, topic: str, kind: str, extra: str = "", timeout: float = 180, **kwargs) -> dict:
-    """The message `ros2 topic echo --once` printed (YAML, ended by a line '---')."""
-    result = in_workspace(workspace, f"ros2 topic echo --once --no-daemon {extra} {topic} {kind}", timeout=timeout,
-                          **kwargs)
-    assert result.returncode == 0, result.stderr
+    """The message `ros2 topic echo --once` printed (YAML, ended by a line '---'). A crash of the
+    tool shows its Python stack (PYTHONFAULTHANDLER)."""
+    result = in_workspace(workspace, f"env PYTHONFAULTHANDLER=1 ros2 topic echo --once --no-daemon {extra} {topic} "
+                                     f"{kind}", timeout=timeout, **kwargs)
+    assert result.returncode == 0, f"{topic}: exit {result.returncode}\n{result.stdout[-1500:]}{result.stderr[-1500:]}"
     return yaml.safe_load(result.stdout.split("\n---")[0])
 
 
