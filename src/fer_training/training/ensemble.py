@@ -14,8 +14,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from fer_ros.vision.model_files import MODEL_FILE
 from fer_training.data.fer2013 import default_data_dir
 from fer_training.training.calibrate import truth_of
@@ -51,14 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     import keras
 
     from fer_ros.vision.labels import LABELS
-    from fer_training.training.image_trainer import as_input, teacher_scores
+    from fer_training.training.image_trainer import as_input, mean_softmax, mirrored_log_scores
 
     x = as_input(images)
-    scores = {str(m): teacher_scores([keras.saving.load_model(m / MODEL_FILE, compile=False)], x, 1.0)
-              for m in args.models}
+    log_scores = {str(m): mirrored_log_scores(keras.saving.load_model(m / MODEL_FILE, compile=False), x)
+                  for m in args.models}
+    scores = {name: mean_softmax([s], 1.0) for name, s in log_scores.items()}
     if len(scores) > 1:
-        log_mean = np.mean([np.log(np.clip(s, 1e-7, 1.0)) for s in scores.values()], axis=0)
-        scores["ensemble"] = np.exp(log_mean) / np.exp(log_mean).sum(axis=1, keepdims=True)
+        scores["ensemble"] = mean_softmax(list(log_scores.values()), 1.0)  # what --teachers distils
     report = {}
     for name, s in scores.items():
         tau, grid = choose(s, truth, prior, list(LABELS))

@@ -113,13 +113,22 @@ def label_accuracy(y_true, y_pred):
     return ops.cast(ops.argmax(y_true[:, :classes], axis=-1) == ops.argmax(y_pred, axis=-1), "float32")
 
 
-def teacher_scores(teachers: list[keras.Model], x: np.ndarray, temperature: float) -> np.ndarray:
-    """softmax(mean log-score / T) over the teachers and the mirror images."""
-    log_scores = [np.log(np.clip(t.predict(images, batch_size=1024, verbose=0), 1e-7, 1.0))
-                  for t in teachers for images in (x, x[:, :, ::-1])]
+def mirrored_log_scores(model: keras.Model, x: np.ndarray) -> np.ndarray:
+    """A model's mean log-scores over each face and its mirror image."""
+    return np.mean([np.log(np.clip(model.predict(images, batch_size=1024, verbose=0), 1e-7, 1.0))
+                    for images in (x, x[:, :, ::-1])], axis=0)
+
+
+def mean_softmax(log_scores: list[np.ndarray], temperature: float) -> np.ndarray:
+    """softmax(mean log-score / T) over several models' log-scores."""
     logits = np.mean(log_scores, axis=0) / temperature
     exp = np.exp(logits - logits.max(axis=1, keepdims=True))
     return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def teacher_scores(teachers: list[keras.Model], x: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(mean log-score / T) over the teachers and the mirror images."""
+    return mean_softmax([mirrored_log_scores(t, x) for t in teachers], temperature)
 
 
 def _optimizer(args: argparse.Namespace) -> keras.optimizers.Optimizer:
