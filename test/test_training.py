@@ -94,8 +94,11 @@ def test_ensemble_report_gives_each_model_and_their_mean(tmp_path, monkeypatch):
     v3 = Path(__file__).parents[1] / "src/fer_ros/models/image"
     twin = tmp_path / "twin"
     twin.mkdir()
-    shutil.copy(v3 / "model.keras", twin / "model.keras")
-    assert ensemble.main(["--models", str(v3), str(twin), "--json", str(tmp_path / "r.json")]) == 0
+    for name in ("model.keras", "model.json"):
+        shutil.copy(v3 / name, twin / name)
+    average = tmp_path / "average"
+    assert ensemble.main(["--models", str(v3), str(twin), "--json", str(tmp_path / "r.json"),
+                          "--average", str(average), "--version", "9"]) == 0
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["split"] == "PublicTest" and report["faces"] == len(truth_of(default_data_dir(), "PublicTest",
                                                                                 "ferplus")[1][::8])
@@ -103,6 +106,21 @@ def test_ensemble_report_gives_each_model_and_their_mean(tmp_path, monkeypatch):
     assert [g["tau"] for g in alone["grid"]] == pytest.approx([i / 10 for i in range(11)])
     assert alone["grid"][0]["accuracy"] > 0.8  # v3 on the FER+ majority
     assert mean == alone  # a model averaged with itself is that model (the same decisions)
+    assert report["models"][ensemble.AVERAGE] == alone  # so are its weights averaged with themselves
+    card = json.loads((average / "model.json").read_text())
+    assert card["name"] == "vgg" and card["version"] == "9" and card["training"]["labels"] == "ferplus"
+    assert [m["model"] for m in card["training"]["members"]] == [str(v3), str(twin)]
+    assert card["training"]["members"][0]["command"].startswith("fer-train-image ")
+
+
+def test_weight_average_refuses_models_of_two_architectures(tmp_path, capsys):
+    from fer_training.training.ensemble import main
+
+    models = Path(__file__).parents[1] / "src/fer_ros/models"
+    assert main(["--models", str(models / "image"), str(models / "image_v1"), "--average", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "architecture" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "model.keras").exists()
 
 
 def test_ensemble_report_refuses_a_folder_without_a_model(tmp_path, capsys):

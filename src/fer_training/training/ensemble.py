@@ -7,6 +7,13 @@ each face and its mirror image (the very scores `--teachers` distils, Keras floa
 each class balance tau of `fer-class-balance`'s grid the accuracy and balanced recall against
 the FER+ majority. PublicTest only: the split that selects; PrivateTest, JAFFE and CK+ play no
 part. Each model is also scored alone, so that the gain is read in one run.
+
+`--average OUT` also writes one network whose weights are the mean of the models' (a "model
+soup", Wortsman et al., ICML 2022) and scores it beside them: networks fine-tuned from one
+initial network (here all from v2) stay in one basin of the loss, where the mean of their
+weights is itself a good network, at one network's cost and without hours of distillation.
+OUT gets `model.keras` and a card naming the members and their training commands; `fer-calibrate`
+and `fer-class-balance` then make it a model the node runs.
 """
 
 import argparse
@@ -14,17 +21,52 @@ import json
 import sys
 from pathlib import Path
 
-from fer_ros.vision.model_files import MODEL_FILE
+from fer_ros.vision.model_files import MODEL_FILE, ModelFileError, read_metadata, write_metadata
 from fer_training.data.fer2013 import default_data_dir
 from fer_training.training.calibrate import truth_of
 from fer_training.training.class_balance import choose, training_prior
 
 SPLIT = "PublicTest"
+AVERAGE = "weight average"
 
 
 def grid_lines(name: str, tau: float, grid: list[dict]) -> list[str]:
     return [f"{name}: tau {g['tau']:.1f}: {SPLIT} accuracy {g['accuracy']:.2%}, balanced recall "
             f"{g['balanced_recall']:.2%}" + ("  <- rule" if g["tau"] == tau else "") for g in grid]
+
+
+def average_weights(models: list) -> list:
+    """The element-wise mean of the weights of models of one architecture."""
+    shapes = [[w.shape for w in m.get_weights()] for m in models]
+    if any(s != shapes[0] for s in shapes):
+        raise ValueError("the models differ in architecture: their weights cannot be averaged")
+    return [sum(ws) / len(ws) for ws in zip(*(m.get_weights() for m in models), strict=True)]
+
+
+def write_average(out: Path, members: list[Path], models: list, labels: str, version: str) -> None:
+    """Saves the mean of the members' weights in a fresh twin of their architecture (no optimizer
+    state), with a card that names the members and how each was trained."""
+    from fer_training.training.models import ARCHITECTURES
+
+    cards = [read_metadata(m) for m in members]
+    arch = cards[0]["name"]
+    if arch not in ARCHITECTURES or any(c["name"] != arch for c in cards):
+        raise ValueError(f"the members' cards name architectures {sorted({c['name'] for c in cards})}: "
+                         f"the average needs one of {sorted(ARCHITECTURES)}")
+    model = ARCHITECTURES[arch]()
+    model.set_weights(average_weights(models))
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out / MODEL_FILE)
+    training = {
+        "data": f"the mean of the weights of {len(members)} image models trained on FER2013 Training "
+                f"(their cards: members), scored on {SPLIT} by fer-ensemble",
+        "labels": labels,
+        "command": "fer-ensemble --models " + " ".join(str(m) for m in members) + f" --labels {labels} "
+                   f"--average OUT --version {version}",
+        "members": [{"model": str(m), "version": c["version"], **c.get("training", {})}
+                    for m, c in zip(members, cards, strict=True)],
+    }
+    write_metadata(out, arch=arch, training=training, version=version)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--labels", choices=("ferplus", "fer2013"), default="ferplus",
                    help="the truth and the training prior the class balance divides out")
     p.add_argument("--json", type=Path, help="write the figures here")
+    p.add_argument("--average", type=Path, metavar="OUT", help="also write the models' weight average here")
+    p.add_argument("--version", default="4", help="the weight average's version in its card")
     args = p.parse_args(argv)
     missing = [str(m) for m in args.models if not (m / MODEL_FILE).is_file()]
     if missing:
@@ -52,11 +96,19 @@ def main(argv: list[str] | None = None) -> int:
     from fer_training.training.image_trainer import as_input, mean_softmax, mirrored_log_scores
 
     x = as_input(images)
-    log_scores = {str(m): mirrored_log_scores(keras.saving.load_model(m / MODEL_FILE, compile=False), x)
-                  for m in args.models}
+    models = [keras.saving.load_model(m / MODEL_FILE, compile=False) for m in args.models]
+    if args.average:
+        try:
+            write_average(args.average, args.models, models, args.labels, args.version)
+        except (ModelFileError, ValueError, OSError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        models.append(keras.saving.load_model(args.average / MODEL_FILE, compile=False))
+    names = [str(m) for m in args.models] + ([AVERAGE] if args.average else [])
+    log_scores = {name: mirrored_log_scores(model, x) for name, model in zip(names, models, strict=True)}
     scores = {name: mean_softmax([s], 1.0) for name, s in log_scores.items()}
-    if len(scores) > 1:
-        scores["ensemble"] = mean_softmax(list(log_scores.values()), 1.0)  # what --teachers distils
+    if len(args.models) > 1:  # what --teachers distils
+        scores["ensemble"] = mean_softmax([log_scores[str(m)] for m in args.models], 1.0)
     report = {}
     for name, s in scores.items():
         tau, grid = choose(s, truth, prior, list(LABELS))
