@@ -109,6 +109,7 @@ def test_ensemble_report_gives_each_model_and_their_mean(tmp_path, monkeypatch):
     assert report["models"][ensemble.AVERAGE] == alone  # so are its weights averaged with themselves
     card = json.loads((average / "model.json").read_text())
     assert card["name"] == "vgg" and card["version"] == "9" and card["training"]["labels"] == "ferplus"
+    assert card["training"]["accuracy"]["PublicTest"] > 0.8  # its own figure, as the trainer's cards have
     assert [m["model"] for m in card["training"]["members"]] == [str(v3), str(twin)]
     assert card["training"]["members"][0]["command"].startswith("fer-train-image ")
 

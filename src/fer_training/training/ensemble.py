@@ -21,6 +21,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from fer_ros.vision.model_files import MODEL_FILE, ModelFileError, read_metadata, write_metadata
 from fer_training.data.fer2013 import default_data_dir
 from fer_training.training.calibrate import truth_of
@@ -43,30 +45,33 @@ def average_weights(models: list) -> list:
     return [sum(ws) / len(ws) for ws in zip(*(m.get_weights() for m in models), strict=True)]
 
 
-def write_average(out: Path, members: list[Path], models: list, labels: str, version: str) -> None:
-    """Saves the mean of the members' weights in a fresh twin of their architecture (no optimizer
-    state), with a card that names the members and how each was trained."""
+def average_model(cards: list[dict], models: list):
+    """A fresh twin of the members' architecture (no optimizer state) holding their mean weights."""
     from fer_training.training.models import ARCHITECTURES
 
-    cards = [read_metadata(m) for m in members]
     arch = cards[0]["name"]
     if arch not in ARCHITECTURES or any(c["name"] != arch for c in cards):
         raise ValueError(f"the members' cards name architectures {sorted({c['name'] for c in cards})}: "
                          f"the average needs one of {sorted(ARCHITECTURES)}")
     model = ARCHITECTURES[arch]()
     model.set_weights(average_weights(models))
-    out.mkdir(parents=True, exist_ok=True)
-    model.save(out / MODEL_FILE)
-    training = {
+    return model
+
+
+def average_training(members: list[Path], cards: list[dict], labels: str, version: str,
+                     public_accuracy: float) -> dict:
+    """The card's account of a weight average: its members, how each was trained, and its own
+    PublicTest figure measured as the trainer measures its checkpoints (Keras float, no mirror)."""
+    return {
         "data": f"the mean of the weights of {len(members)} image models trained on FER2013 Training "
                 f"(their cards: members), scored on {SPLIT} by fer-ensemble",
         "labels": labels,
         "command": "fer-ensemble --models " + " ".join(str(m) for m in members) + f" --labels {labels} "
                    f"--average OUT --version {version}",
+        "accuracy": {SPLIT: public_accuracy},
         "members": [{"model": str(m), "version": c["version"], **c.get("training", {})}
                     for m, c in zip(members, cards, strict=True)],
     }
-    write_metadata(out, arch=arch, training=training, version=version)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,11 +104,17 @@ def main(argv: list[str] | None = None) -> int:
     models = [keras.saving.load_model(m / MODEL_FILE, compile=False) for m in args.models]
     if args.average:
         try:
-            write_average(args.average, args.models, models, args.labels, args.version)
+            cards = [read_metadata(m) for m in args.models]
+            average = average_model(cards, models)
+            args.average.mkdir(parents=True, exist_ok=True)
+            average.save(args.average / MODEL_FILE)
         except (ModelFileError, ValueError, OSError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-        models.append(keras.saving.load_model(args.average / MODEL_FILE, compile=False))
+        plain = float(np.mean(average.predict(x, batch_size=1024, verbose=0).argmax(axis=1) == truth))
+        write_metadata(args.average, arch=cards[0]["name"], version=args.version,
+                       training=average_training(args.models, cards, args.labels, args.version, plain))
+        models.append(average)
     names = [str(m) for m in args.models] + ([AVERAGE] if args.average else [])
     log_scores = {name: mirrored_log_scores(model, x) for name, model in zip(names, models, strict=True)}
     scores = {name: mean_softmax([s], 1.0) for name, s in log_scores.items()}
