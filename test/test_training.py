@@ -112,6 +112,7 @@ def test_ensemble_report_gives_each_model_and_their_mean(tmp_path, monkeypatch):
     assert card["training"]["accuracy"]["PublicTest"] > 0.8  # its own figure, as the trainer's cards have
     assert [m["model"] for m in card["training"]["members"]] == [str(v3), str(twin)]
     assert card["training"]["members"][0]["command"].startswith("fer-train-image ")
+    assert card["training"]["command"] == f"fer-ensemble --labels ferplus --models {v3} {twin} --version 9"
 
 
 def test_weight_average_refuses_models_of_two_architectures(tmp_path, capsys):

@@ -27,6 +27,7 @@ from fer_ros.vision.model_files import MODEL_FILE, ModelFileError, read_metadata
 from fer_training.data.fer2013 import default_data_dir
 from fer_training.training.calibrate import truth_of
 from fer_training.training.class_balance import choose, training_prior
+from fer_training.training.provenance import command_line
 
 SPLIT = "PublicTest"
 AVERAGE = "weight average"
@@ -58,19 +59,17 @@ def average_model(cards: list[dict], models: list):
     return model
 
 
-def average_training(members: list[Path], cards: list[dict], labels: str, version: str,
-                     public_accuracy: float) -> dict:
+def average_training(args: argparse.Namespace, cards: list[dict], public_accuracy: float) -> dict:
     """The card's account of a weight average: its members, how each was trained, and its own
     PublicTest figure measured as the trainer measures its checkpoints (Keras float, no mirror)."""
     return {
-        "data": f"the mean of the weights of {len(members)} image models trained on FER2013 Training "
+        "data": f"the mean of the weights of {len(args.models)} image models trained on FER2013 Training "
                 f"(their cards: members), scored on {SPLIT} by fer-ensemble",
-        "labels": labels,
-        "command": "fer-ensemble --models " + " ".join(str(m) for m in members) + f" --labels {labels} "
-                   f"--average OUT --version {version}",
+        "labels": args.labels,
+        "command": command_line("fer-ensemble", args, ("data_dir", "json", "average")),
         "accuracy": {SPLIT: public_accuracy},
         "members": [{"model": str(m), "version": c["version"], **c.get("training", {})}
-                    for m, c in zip(members, cards, strict=True)],
+                    for m, c in zip(args.models, cards, strict=True)],
     }
 
 
@@ -113,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         plain = float(np.mean(average.predict(x, batch_size=1024, verbose=0).argmax(axis=1) == truth))
         write_metadata(args.average, arch=cards[0]["name"], version=args.version,
-                       training=average_training(args.models, cards, args.labels, args.version, plain))
+                       training=average_training(args, cards, plain))
         models.append(average)
     names = [str(m) for m in args.models] + ([AVERAGE] if args.average else [])
     log_scores = {name: mirrored_log_scores(model, x) for name, model in zip(names, models, strict=True)}
