@@ -22,6 +22,7 @@ from fer_ros.vision.model_files import (
     SHIPPED_IMAGE_MODEL,
     SHIPPED_IMAGE_MODEL_V1,
     SHIPPED_IMAGE_MODEL_V2,
+    SHIPPED_IMAGE_MODEL_V3,
     ModelFileError,
 )
 from fer_training.data.fer2013 import default_data_dir
@@ -49,8 +50,8 @@ def test_vgg_builds_with_the_expected_shapes():
     assert model.count_params() < 1_500_000
 
 
-@pytest.mark.parametrize("folder, version", [(SHIPPED_IMAGE_MODEL, "3"), (SHIPPED_IMAGE_MODEL_V2, "2"),
-                                             (SHIPPED_IMAGE_MODEL_V1, "1")])
+@pytest.mark.parametrize("folder, version", [(SHIPPED_IMAGE_MODEL, "4"), (SHIPPED_IMAGE_MODEL_V3, "3"),
+                                             (SHIPPED_IMAGE_MODEL_V2, "2"), (SHIPPED_IMAGE_MODEL_V1, "1")])
 def test_shipped_model_cards_and_sizes(folder, version):
     card = json.loads((folder / METADATA_FILE).read_text())
     assert card["labels"] == list(LABELS) and card["version"] == version
@@ -65,7 +66,7 @@ def test_shipped_model_classifies_a_real_face(classifier):
 
 
 @needs.data_sets("fer2013", "ferplus")
-@pytest.mark.parametrize("folder", [SHIPPED_IMAGE_MODEL, SHIPPED_IMAGE_MODEL_V2])
+@pytest.mark.parametrize("folder", [SHIPPED_IMAGE_MODEL, SHIPPED_IMAGE_MODEL_V3, SHIPPED_IMAGE_MODEL_V2])
 def test_shipped_models_reproduce_their_cards_publictest_accuracy_on_a_third(folder):
     # The card's PublicTest figure (Keras, float, no mirror averaging, against the labels the
     # model was trained for) re-measured through the float TensorFlow Lite file on every third

@@ -91,28 +91,28 @@ def test_ensemble_report_gives_each_model_and_their_mean(tmp_path, monkeypatch):
     from fer_training.training.calibrate import truth_of
 
     monkeypatch.setattr(ensemble, "truth_of", lambda *a: tuple(x[::8] for x in truth_of(*a)))
-    v3 = Path(__file__).parents[1] / "src/fer_ros/models/image"
+    shipped = Path(__file__).parents[1] / "src/fer_ros/models/image"
     twin = tmp_path / "twin"
     twin.mkdir()
     for name in ("model.keras", "model.json"):
-        shutil.copy(v3 / name, twin / name)
+        shutil.copy(shipped / name, twin / name)
     average = tmp_path / "average"
-    assert ensemble.main(["--models", str(v3), str(twin), "--json", str(tmp_path / "r.json"),
+    assert ensemble.main(["--models", str(shipped), str(twin), "--json", str(tmp_path / "r.json"),
                           "--average", str(average), "--version", "9"]) == 0
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["split"] == "PublicTest" and report["faces"] == len(truth_of(default_data_dir(), "PublicTest",
                                                                                 "ferplus")[1][::8])
-    alone, mean = report["models"][str(v3)], report["models"]["ensemble"]
+    alone, mean = report["models"][str(shipped)], report["models"]["ensemble"]
     assert [g["tau"] for g in alone["grid"]] == pytest.approx([i / 10 for i in range(11)])
-    assert alone["grid"][0]["accuracy"] > 0.8  # v3 on the FER+ majority
+    assert alone["grid"][0]["accuracy"] > 0.8  # the shipped model on the FER+ majority
     assert mean == alone  # a model averaged with itself is that model (the same decisions)
     assert report["models"][ensemble.AVERAGE] == alone  # so are its weights averaged with themselves
     card = json.loads((average / "model.json").read_text())
     assert card["name"] == "vgg" and card["version"] == "9" and card["training"]["labels"] == "ferplus"
     assert card["training"]["accuracy"]["PublicTest"] > 0.8  # its own figure, as the trainer's cards have
-    assert [m["model"] for m in card["training"]["members"]] == [str(v3), str(twin)]
+    assert [m["model"] for m in card["training"]["members"]] == [str(shipped), str(twin)]
     assert card["training"]["members"][0]["command"].startswith("fer-train-image ")
-    assert card["training"]["command"] == f"fer-ensemble --labels ferplus --models {v3} {twin} --version 9"
+    assert card["training"]["command"] == f"fer-ensemble --labels ferplus --models {shipped} {twin} --version 9"
 
 
 def test_weight_average_refuses_models_of_two_architectures(tmp_path, capsys):

@@ -81,7 +81,7 @@ PARAMETERS = {
                            "outputs), at twice the classification time; the model cards give what it changes"),
     "class_balance": Spec(-1.0, "the decision: scores divided by the training prior to this power, 0 as trained "
                                 "(favours neutral and happy, as FER2013 does) to 1 (every class alike); negative: "
-                                "the model card's choice (v3: 0.6, chosen on PublicTest)", low=-1.0,
+                                "the model card's choice (v4: 0.8, chosen on PublicTest)", low=-1.0,
                           high=MAX_CLASS_BALANCE, dynamic=True),
     "max_image_pixels": Spec(4096 * 4096, "larger images are refused unprocessed", low=1, dynamic=True),
     "track_min_iou": Spec(0.3, "box overlap that continues a track", low=0.0, high=1.0, dynamic=True),

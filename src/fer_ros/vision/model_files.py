@@ -20,6 +20,7 @@ INT8_FILE = "model_int8.tflite"  # image model in int8 (post-training quantizati
 PRECISIONS = ("auto", "float", "int8")  # auto: int8 where the folder has it, else float
 METADATA_FILE = "model.json"
 SHIPPED_IMAGE_MODEL = Path(__file__).resolve().parents[1] / "models" / "image"
+SHIPPED_IMAGE_MODEL_V3 = SHIPPED_IMAGE_MODEL.parent / "image_v3"  # the FER+ crowd, no distillation (model_dir)
 SHIPPED_IMAGE_MODEL_V2 = SHIPPED_IMAGE_MODEL.parent / "image_v2"  # FER2013 labels only, for comparison (model_dir)
 SHIPPED_IMAGE_MODEL_V1 = SHIPPED_IMAGE_MODEL.parent / "image_v1"  # DeXpression, for comparison (model_dir)
 SHIPPED_CLIP_MODELS = {name: SHIPPED_IMAGE_MODEL.parent / f"clip_{name}" for name in ("lstm", "c3d")}
