@@ -40,6 +40,9 @@ def test_folder_dataset_counts_confusion_json_and_plot(tmp_path, tiles):
     assert report["confusion"] == expected.tolist()
     assert report["accuracy"] == pytest.approx(np.sum(predicted == labels) / (len(images) + 1))
     assert report["per_class"]["happy"]["support"] == 3  # the face-less picture is not in the matrix
+    confidence = EmotionClassifier().scores(images).max(axis=1)  # of the faces found, as `unknown` judges
+    assert [row["kept"] for row in report["confidence_thresholds"]] == pytest.approx(
+        [np.mean(confidence >= t) for t in (0.5, 0.7, 0.9)])
     png = cv2.imread(str(plot))
     assert png is not None and png.shape[0] > 200 and png.shape[1] > 200
 

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from fer_training.evaluation.metrics import confusion_matrix, expected_calibration_error, macro_f1, per_class
+from fer_training.evaluation.metrics import (
+    above_thresholds,
+    confusion_matrix,
+    expected_calibration_error,
+    macro_f1,
+    per_class,
+)
 
 
 def test_confusion_per_class_and_macro_f1():
@@ -22,3 +28,11 @@ def test_expected_calibration_error():
     correct = np.array([1, 0, 0, 0])
     assert expected_calibration_error(confidence, correct) == pytest.approx(0.5 * 0.45 + 0.5 * 0.25)
     assert expected_calibration_error(np.array([0.7] * 10), np.array([1] * 7 + [0] * 3)) == pytest.approx(0.0)
+
+
+def test_above_thresholds_gives_the_share_kept_and_its_accuracy():
+    confidence = np.array([0.95, 0.8, 0.75, 0.6, 0.4])
+    correct = np.array([True, True, False, True, False])
+    rows = above_thresholds(confidence, correct, (0.5, 0.7, 0.9, 0.99))
+    assert [r["kept"] for r in rows] == pytest.approx([0.8, 0.6, 0.2, 0.0])
+    assert [r["accuracy"] for r in rows] == pytest.approx([0.75, 2 / 3, 1.0, 0.0])

@@ -48,3 +48,15 @@ def balanced_recall(classes: dict[str, dict[str, float]]) -> float:
     """Mean recall over the labels that occur in the data: accuracy with every class weighing alike."""
     recalls = [c["recall"] for c in classes.values() if c["support"] > 0]
     return float(np.mean(recalls)) if recalls else 0.0
+
+
+def above_thresholds(confidence: np.ndarray, correct: np.ndarray, thresholds: tuple[float, ...]) -> list[dict]:
+    """What a `confidence_threshold` keeps: for each threshold the share of answers at or above
+    it and their accuracy (the rest would be published as `unknown`)."""
+    confidence, correct = np.asarray(confidence, dtype=float), np.asarray(correct, dtype=bool)
+    rows = []
+    for threshold in thresholds:
+        kept = confidence >= threshold
+        rows.append({"threshold": float(threshold), "kept": float(kept.mean()) if kept.size else 0.0,
+                     "accuracy": float(correct[kept].mean()) if kept.any() else 0.0})
+    return rows
