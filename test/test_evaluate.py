@@ -34,13 +34,14 @@ def test_folder_dataset_counts_confusion_json_and_plot(tmp_path, tiles):
     report = json.loads(report_path.read_text())
     assert {"dataset", "n", "accuracy", "per_class", "macro_f1", "confusion", "detected", "ece"} <= set(report)
     assert report["n"] == len(images) + 1 and report["detected"] == len(images)
-    predicted = EmotionClassifier().scores(images).argmax(axis=1)
+    scores = EmotionClassifier().scores(images)
+    predicted = scores.argmax(axis=1)
     expected = np.zeros((7, 7), int)
     np.add.at(expected, (labels, predicted), 1)
     assert report["confusion"] == expected.tolist()
     assert report["accuracy"] == pytest.approx(np.sum(predicted == labels) / (len(images) + 1))
     assert report["per_class"]["happy"]["support"] == 3  # the face-less picture is not in the matrix
-    confidence = EmotionClassifier().scores(images).max(axis=1)  # of the faces found, as `unknown` judges
+    confidence = scores.max(axis=1)  # of the faces found, as `unknown` judges
     assert [row["kept"] for row in report["confidence_thresholds"]] == pytest.approx(
         [np.mean(confidence >= t) for t in (0.5, 0.7, 0.9)])
     png = cv2.imread(str(plot))

@@ -14,7 +14,7 @@ from shipped_faces import real_faces
 import fer_training.training.image_command as train_image
 import fer_training.training.image_trainer as image_training
 from fer_ros.vision.classify import EmotionClassifier
-from fer_ros.vision.model_files import METADATA_FILE
+from fer_ros.vision.model_files import METADATA_FILE, SHIPPED_IMAGE_MODEL
 from fer_training.data.fer2013 import default_data_dir, load_split
 from fer_training.data.ferplus import target_prior
 from fer_training.training.augment import augment
@@ -91,7 +91,7 @@ def test_ensemble_report_gives_each_model_and_their_mean(tmp_path, monkeypatch):
     from fer_training.training.calibrate import truth_of
 
     monkeypatch.setattr(ensemble, "truth_of", lambda *a: tuple(x[::8] for x in truth_of(*a)))
-    shipped = Path(__file__).parents[1] / "src/fer_ros/models/image"
+    shipped = SHIPPED_IMAGE_MODEL
     twin = tmp_path / "twin"
     twin.mkdir()
     for name in ("model.keras", "model.json"):

@@ -82,6 +82,7 @@ def build_report(dataset: str, model: str, labels: list[str], truth: np.ndarray,
     confusion = confusion_matrix(truth[found], predicted[found], len(labels))
     classes = per_class(confusion, labels)
     confidence = scores[found].max(axis=1) if found.any() else np.zeros(0)
+    correct = predicted[found] == truth[found]
     return {
         "dataset": dataset,
         "model": model,
@@ -93,8 +94,8 @@ def build_report(dataset: str, model: str, labels: list[str], truth: np.ndarray,
         "macro_f1": macro_f1(classes),
         "balanced_recall": balanced_recall(classes),
         "confusion": confusion.tolist(),
-        "ece": expected_calibration_error(confidence, predicted[found] == truth[found]),
-        "confidence_thresholds": above_thresholds(confidence, predicted[found] == truth[found], THRESHOLDS),
+        "ece": expected_calibration_error(confidence, correct),
+        "confidence_thresholds": above_thresholds(confidence, correct, THRESHOLDS),
     }
 
 
