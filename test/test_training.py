@@ -16,7 +16,7 @@ import fer_training.training.image_trainer as image_training
 from fer_ros.vision.classify import EmotionClassifier
 from fer_ros.vision.model_files import METADATA_FILE, SHIPPED_IMAGE_MODEL
 from fer_training.data.fer2013 import default_data_dir, load_split
-from fer_training.data.ferplus import target_prior
+from fer_training.data.ferplus import load_votes, target_prior
 from fer_training.training.augment import augment
 
 
@@ -189,6 +189,8 @@ def test_preprocess_writes_a_drop_in_data_folder(tmp_path):
         # Tiles without a face found are kept as they were; aligned ones differ.
         unchanged = np.all(images == original[:40], axis=(1, 2))
         assert unchanged.sum() == 40 - figures["detected"]
+        # The FER+ votes come along for the tiles written, so `--labels ferplus` works on the folder.
+        assert np.array_equal(load_votes(tmp_path, split), load_votes(default_data_dir(), split)[:40])
 
 
 def test_training_commands_answer_help_at_once_without_tensorflow():

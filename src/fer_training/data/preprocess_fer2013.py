@@ -8,14 +8,16 @@ is kept and counted.
 
 Output (a folder outside the repository): `OUT/fer2013/` in the layout of
 `../shared/data/fer2013/` (mosaics of 100 tiles a row, `train.webp` lossless, `publictest.png`,
-`privatetest.png`, `labels.csv`), so `--data-dir OUT` works for training and evaluation;
-plus `OUT/fer2013/detected.csv` (`split,index,detected`) and `OUT/fer2013/report.json`
+`privatetest.png`, `labels.csv`, and the FER+ votes `ferplus.csv` with their licence where the
+source has them), so `--data-dir OUT` works for training and evaluation, `--labels ferplus` and
+`ferplus:` data sets included; plus `OUT/fer2013/detected.csv` (`split,index,detected`) and `OUT/fer2013/report.json`
 (detection rate per split and per class).
 """
 
 import argparse
 import csv
 import json
+import shutil
 import sys
 from multiprocessing import Pool
 from pathlib import Path
@@ -27,6 +29,9 @@ from tqdm import tqdm
 from fer_ros.vision.detect import DETECTORS
 from fer_ros.vision.labels import LABELS
 from fer_training.data.fer2013 import SPLITS, TILE, TILES_PER_ROW, default_data_dir, load_split
+from fer_training.data.ferplus import VOTES_FILE
+
+VOTES_LICENCE = "LICENSE-FERPlus.md"
 
 _aligner = None
 
@@ -58,6 +63,21 @@ def write_mosaic(path: Path, tiles: np.ndarray) -> None:
         raise OSError(f"cannot write {path}")
 
 
+def copy_votes(source: Path, target: Path, counts: dict[str, int]) -> None:
+    """The FER+ votes (and their MIT notice) for the tiles written, so the folder serves FER+ too."""
+    if not (source / VOTES_FILE).is_file():
+        return
+    with open(source / VOTES_FILE, newline="") as f:
+        reader = csv.DictReader(f)
+        rows = [r for r in reader if int(r["index"]) < counts.get(r["split"], 0)]
+    with open(target / VOTES_FILE, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=reader.fieldnames)
+        writer.writeheader()
+        writer.writerows(rows)
+    if (source / VOTES_LICENCE).is_file():
+        shutil.copyfile(source / VOTES_LICENCE, target / VOTES_LICENCE)
+
+
 def preprocess(data_dir: Path, out: Path, detector: str, upscale: int, threshold: float, workers: int,
                limit: int | None) -> dict:
     target = out / "fer2013"
@@ -84,6 +104,7 @@ def preprocess(data_dir: Path, out: Path, detector: str, upscale: int, threshold
     with open(target / "detected.csv", "w", newline="") as f:
         csv.writer(f).writerows([("split", "index", "detected"), *detected_rows])
     (target / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    copy_votes(data_dir / "fer2013", target, {split: figures["n"] for split, figures in report["splits"].items()})
     return report
 
 
