@@ -10,8 +10,8 @@ Output (a folder outside the repository): `OUT/fer2013/` in the layout of
 `../shared/data/fer2013/` (mosaics of 100 tiles a row, `train.webp` lossless, `publictest.png`,
 `privatetest.png`, `labels.csv`, and the FER+ votes `ferplus.csv` with their licence where the
 source has them), so `--data-dir OUT` works for training and evaluation, `--labels ferplus` and
-`ferplus:` data sets included; plus `OUT/fer2013/detected.csv` (`split,index,detected`) and `OUT/fer2013/report.json`
-(detection rate per split and per class).
+`ferplus:` data sets included; plus `OUT/fer2013/detected.csv` (`split,index,detected`) and
+`OUT/fer2013/report.json` (detection rate per split and per class).
 """
 
 import argparse
