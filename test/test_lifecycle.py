@@ -4,6 +4,8 @@ configure loads or fails with the reason, activate listens, deactivate stops ans
 the models, cleanup frees them, shutdown works from any state."""
 
 from fer_msgs.msg import FaceEmotionArray
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
@@ -12,6 +14,7 @@ from sensor_msgs.msg import Image
 
 from fer_ros.nodes.emotion_node import EmotionNode
 from fer_ros.ros.image_conversion import array_to_image
+from fer_ros.ros.lifecycle_steps import ACTIVE, REPLY_S, drive_to_active
 from fer_ros.sample_clip import face_frame
 
 TOPIC = "/managed_cam/image_raw"
@@ -21,6 +24,38 @@ def managed_node(context, *extra: Parameter) -> EmotionNode:
     return EmotionNode(context=context, namespace="/managed", parameter_overrides=[
         Parameter("managed", value=True), Parameter("image_topic", value=TOPIC), Parameter("clip_model", value="none"),
         *extra])
+
+
+def test_driven_to_active_through_a_lost_reply_and_a_failed_configure_reported(tmp_path):
+    """What our launch files and the hri_face_detect harness do (`lifecycle_steps`), over the
+    node's real lifecycle services. The first ChangeState reply is dropped here, as DDS dropped
+    one beside two busy loops: the node is still driven to active, each transition sent once."""
+    with ros_node("lifecycle_driver") as (context, probe, executor):
+        sent: list[int] = []
+
+        def call(client, request):
+            assert client.wait_for_service(timeout_sec=30.0)
+            future = client.call_async(request)
+            executor.spin_until_future_complete(future, timeout_sec=REPLY_S)
+            if isinstance(request, ChangeState.Request):
+                sent.append(request.transition.id)
+                if len(sent) == 1:
+                    return None  # the reply lost
+            return future.result() if future.done() else None
+
+        configure, activate = Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE
+        # A configure done but its reply lost is not sent again; one that failed, its reply lost, is.
+        for model_dir, ends_in, sends in (("", ACTIVE, [configure, activate]),
+                                          (str(tmp_path), "unconfigured", [configure, configure])):
+            sent.clear()
+            node = managed_node(context, Parameter("model_dir", value=model_dir))
+            executor.add_node(node)
+            try:
+                assert drive_to_active(probe, node.get_fully_qualified_name(), call, lambda: True) == ends_in
+                assert node.active == (ends_in == ACTIVE) and sent == sends
+            finally:
+                executor.remove_node(node)
+                node.destroy_node()
 
 
 def test_configure_with_a_missing_model_fails_with_the_reason(tmp_path):

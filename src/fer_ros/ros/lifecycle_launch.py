@@ -4,8 +4,9 @@
 launch_ros's own way (a ChangeState event per transition) sends each request once and waits for
 its reply forever: on a loaded machine a request or reply sent right after discovery can be
 lost, and the node then stays unconfigured for good (seen here: `Abandoning wait for the
-'/hri_expression/change_state' service response` at Ctrl-C, two minutes later). This one asks
-the node's state and repeats a transition whose reply does not come within `REPLY_S`.
+'/hri_expression/change_state' service response` at Ctrl-C, two minutes later). This one drives
+it with `lifecycle_steps`, which asks the node's state and repeats a transition whose reply does
+not come within `REPLY_S`.
 """
 
 import threading
@@ -16,12 +17,8 @@ from launch import LaunchContext
 from launch.actions import OpaqueFunction
 from launch_ros.actions import LifecycleNode
 from launch_ros.ros_adapters import get_ros_node
-from lifecycle_msgs.msg import Transition
-from lifecycle_msgs.srv import ChangeState, GetState
 
-REPLY_S = 5.0  # a reply later than this is taken as lost: the state is asked again
-STEPS = ((Transition.TRANSITION_CONFIGURE, "unconfigured", "inactive"),
-         (Transition.TRANSITION_ACTIVATE, "inactive", "active"))
+from fer_ros.ros.lifecycle_steps import ACTIVE, REPLY_S, drive_to_active
 
 
 def driven_to_active(node: LifecycleNode) -> list:
@@ -36,26 +33,11 @@ def driven_to_active(node: LifecycleNode) -> list:
 
 
 def drive(ros_node, name: str, context: LaunchContext) -> None:
-    logger = launch.logging.get_logger("fer_ros.lifecycle")
-    get_state = ros_node.create_client(GetState, f"{name}/get_state")
-    change_state = ros_node.create_client(ChangeState, f"{name}/change_state")
-    try:
-        for transition, start, goal in STEPS:
-            while not context.is_shutdown:
-                reply = _call(get_state, GetState.Request(), context)
-                label = reply.current_state.label if reply is not None else None
-                if label == goal:
-                    break
-                if label != start:  # no reply, or a transition under way: ask again
-                    time.sleep(0.1)
-                    continue
-                reply = _call(change_state, ChangeState.Request(transition=Transition(id=transition)), context)
-                if reply is not None and not reply.success:
-                    logger.error(f"{name}: transition to {goal} failed; it stays {start} (its log says why)")
-                    return
-    finally:
-        ros_node.destroy_client(get_state)
-        ros_node.destroy_client(change_state)
+    state = drive_to_active(ros_node, name, lambda client, request: _call(client, request, context),
+                            lambda: not context.is_shutdown)
+    if state not in (ACTIVE, None):
+        launch.logging.get_logger("fer_ros.lifecycle").error(
+            f"{name}: a lifecycle transition failed; it stays {state} (its log says why)")
 
 
 def _call(client, request, context: LaunchContext):

@@ -12,10 +12,9 @@ import os
 import time
 from pathlib import Path
 
-from lifecycle_msgs.msg import Transition
-from lifecycle_msgs.srv import ChangeState, GetState
 from rclpy.node import Node
 
+from fer_ros.ros.lifecycle_steps import ACTIVE, REPLY_S, drive_to_active
 from fer_training.harness.node_process import NodeProcess
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -53,13 +52,9 @@ def start_hri_face_detect(image_topic: str, *parameters: str, venv: Path = HRI_V
                         "-r", f"image:={image_topic}", *args], env=hri_environment(venv))
 
 
-REPLY_S = 5.0  # a reply later than this is taken as lost: the state is asked again
-
-
 def _reply(spin_once, client, request, deadline: float):
-    """The service's reply, or None when none came within REPLY_S (or by `deadline`). Under load a
-    reply sent right after discovery can be lost: hri_face_detect logs "failed to send response
-    (timeout)" and the caller would wait for good (seen in CI beside two busy loops)."""
+    """The service's reply, or None when none came within REPLY_S (or by `deadline`), spinning
+    the caller's executor meanwhile."""
     while not client.service_is_ready():
         if time.monotonic() > deadline:
             return None
@@ -74,32 +69,10 @@ def _reply(spin_once, client, request, deadline: float):
     return future.result()
 
 
-def change_state(node: Node, spin_once, transition: int, start: str, goal: str, target: str = NODE,
-                 timeout: float = 60.0) -> bool:
-    """One lifecycle transition of `target` (as `ros2 lifecycle set` does), made safe against a
-    lost reply the way our launch files drive our node (`fer_ros.ros.lifecycle_launch`): ask the
-    state, send the transition while it is `start`, ask again until it is `goal`. `spin_once`
-    spins the caller's executor. True once `target` is in `goal`."""
-    get_state = node.create_client(GetState, f"{target}/get_state")
-    change = node.create_client(ChangeState, f"{target}/change_state")
+def activate(node: Node, spin_once, target: str = NODE, timeout: float = 60.0) -> bool:
+    """Configure, then activate `target` (as `ros2 lifecycle set` does), the way our launch files
+    drive our own nodes, safe against a lost reply (`fer_ros.ros.lifecycle_steps`; seen in CI
+    beside two busy loops). `spin_once` spins the caller's executor. True once it is active."""
     deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            reply = _reply(spin_once, get_state, GetState.Request(), deadline)
-            label = reply.current_state.label if reply is not None else None
-            if label == goal:
-                return True
-            if label == start:
-                reply = _reply(spin_once, change, ChangeState.Request(transition=Transition(id=transition)), deadline)
-                if reply is not None and not reply.success:
-                    return False
-        return False
-    finally:
-        node.destroy_client(get_state)
-        node.destroy_client(change)
-
-
-def activate(node: Node, spin_once, target: str = NODE) -> bool:
-    """configure, then activate."""
-    return (change_state(node, spin_once, Transition.TRANSITION_CONFIGURE, "unconfigured", "inactive", target)
-            and change_state(node, spin_once, Transition.TRANSITION_ACTIVATE, "inactive", "active", target))
+    return drive_to_active(node, target, lambda client, request: _reply(spin_once, client, request, deadline),
+                           lambda: time.monotonic() < deadline) == ACTIVE
