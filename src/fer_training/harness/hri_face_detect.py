@@ -69,7 +69,7 @@ def _reply(spin_once, client, request, deadline: float):
     return future.result()
 
 
-def activate(node: Node, spin_once, target: str = NODE, timeout: float = 60.0) -> bool:
+def activate(node: Node, spin_once, target: str = NODE, timeout: float = 120.0) -> bool:
     """Configure, then activate `target` (as `ros2 lifecycle set` does), the way our launch files
     drive our own nodes, safe against a lost reply (`fer_ros.ros.lifecycle_steps`; seen in CI
     beside two busy loops). `spin_once` spins the caller's executor. True once it is active."""
