@@ -72,15 +72,24 @@ def test_training_on_the_ferplus_votes_selects_and_reports_on_their_majority(tmp
 def test_training_resumes_from_its_checkpoint_with_the_new_options(tmp_path, monkeypatch):
     monkeypatch.setattr(image_training, "load_split",
                         lambda data_dir, split: tuple(a[::90] for a in load_split(data_dir, split)))
+    import keras
+
+    def policies(path: Path) -> set[str]:
+        return {layer.dtype_policy.name for layer in keras.saving.load_model(path, compile=False).layers[1:]}
+
     options = ["--out", str(tmp_path), "--epochs", "3", "--verbose", "0", "--resume", "--erase", "0.5",
-               "--brightness", "0.2", "--class-weight", "sqrt"]
+               "--brightness", "0.2", "--class-weight", "sqrt", "--precision", "bf16"]
     train_image.main([*options, "--time-budget", "0.001"])  # stops after epoch 1, keeps its checkpoint
     state = json.loads((tmp_path / "checkpoint.json").read_text())
     assert state["epochs_done"] == 1 and not (tmp_path / "model.keras").exists()
+    # bf16 computes in bfloat16 but for the softmax, and leaves the process's policy as it was.
+    assert policies(tmp_path / "checkpoint.keras") == {"mixed_bfloat16", "float32"}
+    assert keras.mixed_precision.global_policy().name == "float32"
     train_image.main(options)
     card = json.loads((tmp_path / METADATA_FILE).read_text())["training"]
-    assert card["epochs"] == 3 and "--class-weight sqrt" in card["command"]
-    assert not (tmp_path / "checkpoint.keras").exists() and (tmp_path / "model.keras").exists()
+    assert card["epochs"] == 3 and "--class-weight sqrt" in card["command"] and "--precision bf16" in card["command"]
+    assert not (tmp_path / "checkpoint.keras").exists() and policies(tmp_path / "model.keras") == {"float32"}
+    assert EmotionClassifier(tmp_path).scores(np.zeros((2, 48, 48), np.uint8)).shape == (2, 7)
 
 
 @needs.data_sets("fer2013", "ferplus")

@@ -24,6 +24,7 @@ from fer_training.data.fer2013 import default_data_dir
 from fer_training.training.model_names import ARCHITECTURE_NAMES
 
 LABEL_SOURCES = ("fer2013", "ferplus", "mix")
+PRECISIONS = {"float32": "float32", "bf16": "mixed_bfloat16"}  # --precision: the Keras dtype policy
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -69,6 +70,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--init", type=Path, metavar="DIR", help="start from this model folder's weights (same --arch)")
     p.add_argument("--no-export", action="store_true",
                    help="write no .tflite files (a machine without TensorFlow; run fer-export-model OUT later)")
+    p.add_argument("--precision", choices=tuple(PRECISIONS), default="float32",
+                   help="bf16: compute in bfloat16, weights and scores in float32 (about 1.6-2x faster on a CPU "
+                        "with AMX; a resumed run keeps its checkpoint's); the saved model is float32 either way")
     p.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity (0, 1 or 2)")
     return p.parse_args(argv)
 

@@ -20,6 +20,7 @@ from fer_training.data.fer2013 import load_split
 from fer_training.data.ferplus import split_labels, target_prior, training_targets
 from fer_training.training.augment import augment
 from fer_training.training.export_model import export
+from fer_training.training.image_command import PRECISIONS
 from fer_training.training.models import ARCHITECTURES
 from fer_training.training.provenance import command_line, machine
 
@@ -138,7 +139,15 @@ def _optimizer(args: argparse.Namespace) -> keras.optimizers.Optimizer:
 
 
 def train(args: argparse.Namespace) -> int:
-    """The run that fer-train-image's arguments describe; the exit code."""
+    """The run that fer-train-image's arguments describe, under its --precision; the exit code."""
+    keras.mixed_precision.set_global_policy(PRECISIONS[args.precision])
+    try:
+        return _train(args)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def _train(args: argparse.Namespace) -> int:
     keras.utils.set_random_seed(args.seed)
     try:
         x_train, y_train = load_split(args.data_dir, "Training")
@@ -230,7 +239,8 @@ def train(args: argparse.Namespace) -> int:
     model.load_weights(best_weights)
     for path in (best_weights, checkpoint, state_path):
         path.unlink()
-    # Saved through an uncompiled twin: the shipped file holds no optimizer state.
+    # Saved through an uncompiled twin: the shipped file holds no optimizer state, and is float32.
+    keras.mixed_precision.set_global_policy("float32")
     shipped = ARCHITECTURES[args.arch]()
     shipped.set_weights(model.get_weights())
     shipped.save(args.out / MODEL_FILE)

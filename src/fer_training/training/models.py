@@ -56,6 +56,12 @@ def _feat_ex(x, name: str):
     return layers.Concatenate(name=f"{name}_concat")([a, b])
 
 
+def _scores(x, num_classes: int):
+    """The softmax over the classes, in float32 even where the rest computes in bfloat16
+    (`fer-train-image --precision bf16`)."""
+    return layers.Dense(num_classes, activation="softmax", name="scores", dtype="float32")(x)
+
+
 def make_dexpression(input_shape: tuple[int, int, int] = INPUT_SHAPE,
                      num_classes: int = len(LABELS), dropout: float = 0.5) -> keras.Model:
     """DeXpression (Burkert et al. 2015) adapted to 48x48 grey faces.
@@ -76,7 +82,7 @@ def make_dexpression(input_shape: tuple[int, int, int] = INPUT_SHAPE,
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool3")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="scores")(x)
+    outputs = _scores(x, num_classes)
     return keras.Model(inputs, outputs, name="dexpression")
 
 
@@ -97,7 +103,7 @@ def make_vgg(input_shape: tuple[int, int, int] = INPUT_SHAPE, num_classes: int =
         x = layers.MaxPooling2D(2, name=f"pool{block}")(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="scores")(x)
+    outputs = _scores(x, num_classes)
     return keras.Model(inputs, outputs, name="vgg")
 
 
