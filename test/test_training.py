@@ -92,6 +92,37 @@ def test_training_resumes_from_its_checkpoint_with_the_new_options(tmp_path, mon
     assert EmotionClassifier(tmp_path).scores(np.zeros((2, 48, 48), np.uint8)).shape == (2, 7)
 
 
+def test_teachers_score_in_bfloat16_as_in_float32():
+    """--precision bf16 runs the teachers in bfloat16 (twice as fast), softmax in float32."""
+    from fer_training.training.export_model import load_keras_model
+
+    teacher = load_keras_model(SHIPPED_IMAGE_MODEL)
+    twin = image_training.computing_in(teacher, "mixed_bfloat16")
+    assert image_training.computing_in(teacher, "float32") is teacher
+    assert {layer.dtype_policy.name for layer in twin.layers[1:-1]} == {"mixed_bfloat16"}
+    assert twin.get_layer("scores").dtype_policy.name == "float32"
+    faces = image_training.as_input(real_faces(64))
+    float32, bfloat16 = teacher.predict(faces, verbose=0), twin.predict(faces, verbose=0)
+    assert np.abs(float32 - bfloat16).max() < 0.05 and np.mean(float32.argmax(1) == bfloat16.argmax(1)) > 0.95
+
+
+@needs.data_sets("fer2013", "ferplus")
+def test_distillation_from_teachers_writes_a_model(tmp_path, monkeypatch):
+    """v4's route (--init, --teachers: the votes and the teachers' scores as targets) end to end,
+    on a slice of the data, under --precision bf16."""
+    import fer_training.data.ferplus as ferplus
+
+    monkeypatch.setattr(image_training, "load_split",
+                        lambda data_dir, split: tuple(a[::60] for a in load_split(data_dir, split)))
+    votes = ferplus.load_votes
+    monkeypatch.setattr(ferplus, "load_votes", lambda data_dir, split: votes(data_dir, split)[::60])
+    shipped = str(SHIPPED_IMAGE_MODEL)
+    assert train_image.main(["--out", str(tmp_path), "--epochs", "1", "--verbose", "0", "--labels", "ferplus",
+                             "--init", shipped, "--teachers", shipped, "--precision", "bf16", "--no-export"]) == 0
+    card = json.loads((tmp_path / METADATA_FILE).read_text())["training"]
+    assert f"--teachers {shipped}" in card["command"] and card["accuracy"]["PublicTest"] > 0.7  # v4 as its start
+
+
 @needs.data_sets("fer2013", "ferplus")
 def test_ensemble_report_gives_each_model_and_their_mean(tmp_path, monkeypatch):
     import shutil
@@ -134,11 +165,34 @@ def test_weight_average_refuses_models_of_two_architectures(tmp_path, capsys):
     assert not (tmp_path / "model.keras").exists()
 
 
-def test_ensemble_report_refuses_a_folder_without_a_model(tmp_path, capsys):
-    from fer_training.training.ensemble import main
+def test_training_tools_refuse_a_missing_or_damaged_model_in_one_line(tmp_path, capsys):
+    """--teachers, --init, --image-model and --models: one line naming the model file and exit
+    code 2, before any data is read (there is none in --data-dir here) and with nothing written."""
+    from fer_training.training import clip_command, ensemble
 
-    assert main(["--models", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.strip() == f"error: no model.keras in {tmp_path}"
+    empty, damaged, out, no_data = tmp_path / "empty", tmp_path / "damaged", tmp_path / "out", tmp_path / "no_data"
+    empty.mkdir()
+    damaged.mkdir()
+    (damaged / "model.keras").write_bytes(b"not a zip file")
+    for main, argv, says in (
+            (train_image.main, ["--out", str(out), "--teachers", str(empty)], f"{empty}/model.keras not found"),
+            (train_image.main, ["--out", str(out), "--init", str(damaged)], f"cannot load model file {damaged}"),
+            (clip_command.main, ["--model", "lstm", "--out", str(out), "--image-model", str(empty)], str(empty)),
+            (ensemble.main, ["--models", str(damaged)], f"cannot load model file {damaged}")):
+        assert main([*argv, "--data-dir", str(no_data)]) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and says in err[0], (argv, err)
+    assert not out.exists()
+
+
+@needs.data_sets("fer2013")
+def test_training_refuses_an_init_model_of_another_architecture(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(image_training, "load_split",
+                        lambda data_dir, split: tuple(a[::60] for a in load_split(data_dir, split)))
+    v1 = Path(__file__).parents[1] / "src/fer_ros/models/image_v1"  # DeXpression
+    assert train_image.main(["--out", str(tmp_path / "out"), "--arch", "vgg", "--init", str(v1)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: --init {v1} holds no vgg model (--arch)"] and not (tmp_path / "out").exists()
 
 
 def test_class_weights_and_new_augmentations():

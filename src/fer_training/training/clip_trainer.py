@@ -15,10 +15,10 @@ import keras
 import numpy as np
 
 from fer_ros.vision.labels import LABELS
-from fer_ros.vision.model_files import MODEL_FILE, sha256_of, write_metadata
+from fer_ros.vision.model_files import MODEL_FILE, ModelFileError, sha256_of, write_metadata
 from fer_training.data.clip_folders import load_clips
 from fer_training.data.synthetic_clips import labels_learnt, synthesize_split
-from fer_training.training.export_model import export
+from fer_training.training.export_model import export, load_keras_model
 from fer_training.training.models import (
     CLIP_HEADS,
     CLIP_LENGTH,
@@ -99,15 +99,15 @@ def train(args: argparse.Namespace) -> int:
     """The run that fer-train-clips' arguments describe; the exit code."""
     keras.utils.set_random_seed(args.seed)
     start = time.time()
-    image_model = keras.saving.load_model(args.image_model / MODEL_FILE, compile=False)
-    trunk = image_trunk(image_model)
     try:
+        image_model = load_keras_model(args.image_model)
         labels_from = labels_learnt(args.image_model)
         x_train, y_train = _clips(args.clips, args.data_dir, "Training", args.seed, args.limit, args.onset, labels_from)
         x_val, y_val = _clips(args.val_clips, args.data_dir, "PublicTest", args.seed, None, args.onset, labels_from)
-    except (OSError, ValueError) as e:
+    except (ModelFileError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    trunk = image_trunk(image_model)
     print(f"{len(x_train)} training clips, {len(x_val)} validation clips; computing frame features")
     f_train = frame_features(trunk, x_train, cache_file(args.feature_cache, args.image_model, x_train))
     f_val = frame_features(trunk, x_val, cache_file(args.feature_cache, args.image_model, x_val))

@@ -27,6 +27,7 @@ from fer_ros.vision.model_files import MODEL_FILE, ModelFileError, read_metadata
 from fer_training.data.fer2013 import default_data_dir
 from fer_training.training.calibrate import truth_of
 from fer_training.training.class_balance import choose, training_prior
+from fer_training.training.export_model import load_keras_model
 from fer_training.training.provenance import command_line
 
 SPLIT = "PublicTest"
@@ -83,24 +84,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--average", type=Path, metavar="OUT", help="also write the models' weight average here")
     p.add_argument("--version", default="4", help="the weight average's version in its card")
     args = p.parse_args(argv)
-    missing = [str(m) for m in args.models if not (m / MODEL_FILE).is_file()]
-    if missing:
-        print(f"error: no {MODEL_FILE} in {', '.join(missing)}", file=sys.stderr)
-        return 2
     try:
+        models = [load_keras_model(m) for m in args.models]
         images, truth = truth_of(args.data_dir, SPLIT, args.labels)
         prior = training_prior(args.data_dir, args.labels)
-    except (OSError, ValueError) as e:
+    except (ModelFileError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-
-    import keras
 
     from fer_ros.vision.labels import LABELS
     from fer_training.training.image_trainer import as_input, mean_softmax, mirrored_log_scores
 
     x = as_input(images)
-    models = [keras.saving.load_model(m / MODEL_FILE, compile=False) for m in args.models]
     if args.average:
         try:
             cards = [read_metadata(m) for m in args.models]

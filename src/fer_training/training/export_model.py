@@ -18,6 +18,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,6 +33,9 @@ from fer_ros.vision.model_files import (
     sha256_of,
 )
 from fer_training.data.fer2013 import default_data_dir, load_split
+
+if TYPE_CHECKING:
+    import keras  # loaded where it is used: --help answers before TensorFlow starts
 
 INT8_CALIBRATION_FACES = 500
 
@@ -68,23 +72,35 @@ def _lite(model, calibration: np.ndarray | None = None) -> bytes:
         raise ModelFileError("TensorFlow Lite cannot convert the model: " + "\n".join(str(e).splitlines()[:3])) from e
 
 
+def load_keras_model(folder: Path) -> "keras.Model":
+    """A model folder's Keras model (uncompiled), for the training tools that read one (--init,
+    --teachers, --image-model, --models, export); ModelFileError naming the file if it is missing
+    or damaged."""
+    import keras
+
+    import fer_training.training.models  # noqa: F401  registers the custom layers for loading
+
+    keras_path = Path(folder) / MODEL_FILE
+    if not keras_path.is_file():
+        raise ModelFileError(f"{keras_path} not found: an installed package holds only the .tflite files; the Keras "
+                             "files are in the source tree (git clone), or in your own training command's output")
+    try:
+        return keras.saving.load_model(keras_path, compile=False)
+    except Exception as e:  # Keras raises many types for a missing or damaged zip/h5
+        raise ModelFileError(f"cannot load model file {keras_path}: {e}") from e
+
+
 def export(folder: Path | str, int8_data_dir: Path | None = None) -> list[Path]:
     """Write the folder's .tflite files from its model.keras and record them in its card; with
     `int8_data_dir`, an image model's int8 file too, calibrated on FER2013 Training faces from there."""
     import keras
 
-    import fer_training.training.models as models  # registers the custom layers for loading
+    import fer_training.training.models as models
 
     folder = Path(folder)
     keras_path = folder / MODEL_FILE
     card = read_metadata(folder)
-    if not keras_path.is_file():
-        raise ModelFileError(f"{keras_path} not found: an installed package holds only the .tflite files; the Keras "
-                             "files are in the source tree (git clone), or in your own training command's output")
-    try:
-        model = keras.saving.load_model(keras_path, compile=False)
-    except Exception as e:  # Keras raises many types for a missing or damaged zip/h5
-        raise ModelFileError(f"cannot load model file {keras_path}: {e}") from e
+    model = load_keras_model(folder)
     names = [layer.name for layer in model.layers]
     card.pop("quantization", None)
     (folder / INT8_FILE).unlink(missing_ok=True)  # never left behind from another Keras file

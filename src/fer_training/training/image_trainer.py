@@ -15,11 +15,11 @@ import keras
 import numpy as np
 
 from fer_ros.vision.labels import LABELS
-from fer_ros.vision.model_files import MODEL_FILE, write_metadata
+from fer_ros.vision.model_files import MODEL_FILE, ModelFileError, write_metadata
 from fer_training.data.fer2013 import load_split
 from fer_training.data.ferplus import split_labels, target_prior, training_targets
 from fer_training.training.augment import augment
-from fer_training.training.export_model import export
+from fer_training.training.export_model import export, load_keras_model
 from fer_training.training.image_command import PRECISIONS
 from fer_training.training.models import ARCHITECTURES
 from fer_training.training.provenance import command_line, machine
@@ -132,6 +132,24 @@ def teacher_scores(teachers: list[keras.Model], x: np.ndarray, temperature: floa
     return mean_softmax([mirrored_log_scores(t, x) for t in teachers], temperature)
 
 
+def computing_in(model: keras.Model, policy: str) -> keras.Model:
+    """`model` (a float32 teacher as saved) computing under the dtype policy `policy`, its
+    softmax in float32: under --precision bf16 the teachers' scores, most of a distillation
+    epoch's time with wide teachers, come about twice as fast."""
+    if policy == "float32":
+        return model
+
+    def recast(layer: keras.layers.Layer) -> keras.layers.Layer:
+        config = layer.get_config()
+        if layer.name != "scores":
+            config["dtype"] = policy
+        return layer.__class__.from_config(config)
+
+    twin = keras.models.clone_model(model, clone_function=recast)
+    twin.set_weights(model.get_weights())
+    return twin
+
+
 def _optimizer(args: argparse.Namespace) -> keras.optimizers.Optimizer:
     if args.optimizer == "sgd":
         return keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True, weight_decay=args.weight_decay or None)
@@ -150,12 +168,14 @@ def train(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     keras.utils.set_random_seed(args.seed)
     try:
+        init = load_keras_model(args.init) if args.init else None
+        teachers = [computing_in(load_keras_model(t), PRECISIONS[args.precision]) for t in args.teachers or []]
         x_train, y_train = load_split(args.data_dir, "Training")
         x_val, y_val = load_split(args.data_dir, "PublicTest")
         x_aligned, found = load_aligned_training(args.aligned_dir, y_train) if args.aligned_dir else (None, None)
         targets, usable = training_targets(args.data_dir, args.labels, y_train)
         y_val = split_labels(args.data_dir, "PublicTest", args.labels, y_val)  # what checkpoints are chosen by
-    except (OSError, ValueError) as e:
+    except (ModelFileError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     num_classes = len(LABELS)
@@ -165,7 +185,6 @@ def _train(args: argparse.Namespace) -> int:
     x_val, y_val = x_val[y_val >= 0], y_val[y_val >= 0]
     print(f"training on {len(x_train)} Training images ({args.labels} labels), selecting on {len(x_val)} PublicTest")
 
-    args.out.mkdir(parents=True, exist_ok=True)
     checkpoint, state_path = args.out / "checkpoint.keras", args.out / "checkpoint.json"
     rng = np.random.default_rng(args.seed)
     history: dict[str, list[float]] = {}
@@ -179,18 +198,22 @@ def _train(args: argparse.Namespace) -> int:
         print(f"resuming after epoch {first_epoch} from {checkpoint}")
     else:
         model = ARCHITECTURES[args.arch]()
-        if args.init:
-            model.set_weights(keras.saving.load_model(args.init / MODEL_FILE, compile=False).get_weights())
+        if init is not None:
+            try:
+                model.set_weights(init.get_weights())
+            except ValueError:
+                print(f"error: --init {args.init} holds no {args.arch} model (--arch)", file=sys.stderr)
+                return 2
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing)
         if args.teachers:
             loss = DistillationLoss(args.distill_temperature, args.label_smoothing)
         elif args.logit_adjust:
             loss = LogitAdjustedLoss(np.log(target_prior(targets)).tolist(), args.logit_adjust, args.label_smoothing)
         model.compile(optimizer=_optimizer(args), loss=loss, metrics=[label_accuracy])
+    args.out.mkdir(parents=True, exist_ok=True)
     y_train_1hot = targets
     train_classes = np.argmax(targets, axis=1)
     sample_weight = class_weights(train_classes, args.class_weight, num_classes)[train_classes]
-    teachers = [keras.saving.load_model(t / MODEL_FILE, compile=False) for t in args.teachers or []]
     y_val_1hot = keras.utils.to_categorical(y_val, num_classes)
     validation = (as_input(x_val), np.hstack([y_val_1hot, y_val_1hot]) if teachers else y_val_1hot)
     best_weights = args.out / "best.weights.h5"
