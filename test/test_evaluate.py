@@ -117,6 +117,24 @@ def test_calibration_needs_a_model_folder(capsys):
     assert stop.value.code == 2 and "--model" in capsys.readouterr().err
 
 
+def test_calibration_refuses_missing_data_or_model_and_leaves_the_files_alone(tmp_path, capsys):
+    """The data is read before the model's .tflite files are rewritten: a wrong --data-dir once
+    cost the model its int8 file (written again only where Training faces are)."""
+    import shutil
+
+    from fer_ros.vision.model_files import SHIPPED_IMAGE_MODEL
+    from fer_training.training.calibrate import main as calibrate
+
+    model = shutil.copytree(SHIPPED_IMAGE_MODEL, tmp_path / "model")
+    before = {f.name: f.read_bytes() for f in model.iterdir()}
+    for argv, says in ((["--model", str(model), "--data-dir", str(tmp_path / "none")], str(tmp_path / "none")),
+                       (["--model", str(tmp_path)], f"model card not found: {tmp_path}")):
+        assert calibrate(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and says in err[0], err
+    assert {f.name: f.read_bytes() for f in model.iterdir()} == before
+
+
 @needs.data_sets("fer2013", "ferplus")
 def test_calibration_uses_the_labels_the_model_was_trained_for():
     from fer_training.data.fer2013 import default_data_dir

@@ -14,12 +14,13 @@ calibration error (15 bins) is reported before and after on PublicTest and Priva
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from fer_ros.vision.classify import EmotionClassifier, apply_temperature
-from fer_ros.vision.model_files import METADATA_FILE
+from fer_ros.vision.model_files import METADATA_FILE, ModelFileError, read_metadata
 from fer_training.data.fer2013 import default_data_dir, load_split
 from fer_training.data.ferplus import split_labels
 from fer_training.evaluation.metrics import expected_calibration_error
@@ -56,12 +57,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", type=Path, default=default_data_dir(), help="folder holding fer2013/")
     p.add_argument("--json", type=Path, help="write the figures here")
     args = p.parse_args(argv)
-    export(args.model, args.data_dir)  # calibrate the TensorFlow Lite files made from model.keras now
+    try:
+        labels = read_metadata(args.model).get("training", {}).get("labels", "fer2013")
+        splits = {split: truth_of(args.data_dir, split, labels) for split in ("PublicTest", "PrivateTest")}
+        export(args.model, args.data_dir)  # calibrate the TensorFlow Lite files made from model.keras now
+    except (ModelFileError, OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     card_path = args.model / METADATA_FILE
     card = json.loads(card_path.read_text())
-    labels = card.get("training", {}).get("labels", "fer2013")
     figures: dict = {"fitted_on": "PublicTest", "labels": "FER2013" if labels == "fer2013" else "FER+ majority"}
-    splits = {split: truth_of(args.data_dir, split, labels) for split in ("PublicTest", "PrivateTest")}
     classifier = EmotionClassifier(args.model, class_balance=0.0)  # the scores as trained
     classifier.temperature = 1.0  # fit on the raw scores, whatever the card says now
     for flip, key in ((False, "temperature"), (True, "temperature_flip")):

@@ -103,7 +103,6 @@ def export(folder: Path | str, int8_data_dir: Path | None = None) -> list[Path]:
     model = load_keras_model(folder)
     names = [layer.name for layer in model.layers]
     card.pop("quantization", None)
-    (folder / INT8_FILE).unlink(missing_ok=True)  # never left behind from another Keras file
     if "trunk" in names:  # a clip model: make_clip_model(trunk, head)
         files = {LITE_FILE: (model, None), HEAD_FILE: (model.layers[-1], None)}
     elif model.name in models.FEATURE_LAYERS:
@@ -121,6 +120,7 @@ def export(folder: Path | str, int8_data_dir: Path | None = None) -> list[Path]:
         raise ModelFileError(f"{keras_path}: neither an image model of {sorted(models.FEATURE_LAYERS)} "
                              "nor a clip model (fer_training.training.models)")
     digest = sha256_of(keras_path)
+    (folder / INT8_FILE).unlink(missing_ok=True)  # never left behind from another Keras file
     written = []
     for name, (part, calibration) in files.items():
         (folder / name).write_bytes(_lite(part, calibration))
