@@ -135,6 +135,22 @@ def test_calibration_refuses_missing_data_or_model_and_leaves_the_files_alone(tm
     assert {f.name: f.read_bytes() for f in model.iterdir()} == before
 
 
+def test_clip_evaluation_and_preprocessing_refuse_bad_input_in_one_line(tmp_path, capsys):
+    """A missing model, clip list or data folder: one line naming it, exit code 2, nothing written."""
+    from fer_training.data.preprocess_fer2013 import main as preprocess
+    from fer_training.evaluation.evaluate_clips import main as evaluate_clips
+
+    none, out = tmp_path / "none", tmp_path / "out"
+    for main, argv, says in ((evaluate_clips, ["--model", str(none)], f"model card not found: {none}"),
+                             (evaluate_clips, ["--image-model", str(none)], f"model card not found: {none}"),
+                             (evaluate_clips, ["--clips", str(none / "list.txt")], str(none / "list.txt")),
+                             (preprocess, ["--data-dir", str(none), "--out", str(out)], str(none))):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and says in err[0], (argv, err)
+    assert not out.exists()
+
+
 @needs.data_sets("fer2013", "ferplus")
 def test_calibration_uses_the_labels_the_model_was_trained_for():
     from fer_training.data.fer2013 import default_data_dir

@@ -80,13 +80,13 @@ def copy_votes(source: Path, target: Path, counts: dict[str, int]) -> None:
 
 def preprocess(data_dir: Path, out: Path, detector: str, upscale: int, threshold: float, workers: int,
                limit: int | None) -> dict:
+    splits = {split: load_split(data_dir, split) for split in SPLITS}  # all readable before anything is written
     target = out / "fer2013"
     target.mkdir(parents=True, exist_ok=True)
     report: dict = {"detector": detector, "upscale": upscale, "detection_threshold": threshold, "splits": {}}
     detected_rows, label_rows = [], []
     for split, filename in SPLITS.items():
-        tiles, labels = load_split(data_dir, split)
-        tiles, labels = tiles[:limit], labels[:limit]
+        tiles, labels = (a[:limit] for a in splits[split])
         with Pool(workers) as pool:
             jobs = [(t, detector, upscale, threshold) for t in tiles]
             results = list(tqdm(pool.imap(_align_tile, jobs, chunksize=64), total=len(tiles), desc=split, unit="img"))
@@ -125,7 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     upscale = args.upscale or (240 if args.detector == "yunet" else 480)
     threshold = args.threshold if args.threshold is not None else {"yunet": 0.75}.get(args.detector, 0.0)
-    report = preprocess(args.data_dir, args.out, args.detector, upscale, threshold, args.workers, args.limit)
+    try:
+        report = preprocess(args.data_dir, args.out, args.detector, upscale, threshold, args.workers, args.limit)
+    except (OSError, ValueError) as e:  # no or damaged data, an output folder that cannot be written
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     for split, figures in report["splits"].items():
         rates = ", ".join(f"{name} {c['detected']}/{c['n']}" for name, c in figures["per_class"].items())
         print(f"{split}: faces found in {figures['detected']}/{figures['n']} ({100 * figures['rate']:.1f} %): {rates}")

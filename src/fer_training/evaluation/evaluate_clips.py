@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_ros.vision.classify import EmotionClassifier
-from fer_ros.vision.model_files import PRECISIONS, SHIPPED_CLIP_MODELS, SHIPPED_IMAGE_MODEL
+from fer_ros.vision.model_files import PRECISIONS, SHIPPED_CLIP_MODELS, SHIPPED_IMAGE_MODEL, ModelFileError
 from fer_training.data.clip_folders import load_clips
 from fer_training.data.fer2013 import default_data_dir
 from fer_training.data.synthetic_clips import labels_learnt, synthesize_split
@@ -54,6 +54,19 @@ def evaluate_clips(clip_model: EmotionClassifier, image_model: EmotionClassifier
     return report
 
 
+def _clips(args: argparse.Namespace, frames: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """The clips to score, their truth and the data set's name: the --clips list, or synthetic
+    clips of PrivateTest stills."""
+    if args.clips:
+        clips, truth = load_clips(args.clips, frames)
+        return clips, truth, f"clips:{args.clips}"
+    labels_from = labels_learnt(args.image_model)
+    clips, truth, _ = synthesize_split(args.data_dir, "PrivateTest", args.seed, onset=args.onset,
+                                       labels_from=labels_from)
+    onset = f", onset {args.onset:g}" if args.onset else ""
+    return clips, truth, f"synthetic:PrivateTest ({labels_from} labels{onset})"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="lstm", help="lstm, c3d (the shipped clip models) or a model folder")
@@ -70,21 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="write the report here")
     p.add_argument("--plot", type=Path, help="write the normalised confusion matrix here (PNG)")
     args = p.parse_args(argv)
-    clip_model = EmotionClassifier(SHIPPED_CLIP_MODELS.get(args.model, Path(args.model)))
-    frames = clip_model.input_shape[0]
-    if args.clips:
-        try:
-            clips, truth = load_clips(args.clips, frames)
-        except (OSError, ValueError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        dataset = f"clips:{args.clips}"
-    else:
-        labels_from = labels_learnt(args.image_model)
-        clips, truth, _ = synthesize_split(args.data_dir, "PrivateTest", args.seed, onset=args.onset,
-                                           labels_from=labels_from)
-        dataset = f"synthetic:PrivateTest ({labels_from} labels" + (f", onset {args.onset:g})" if args.onset else ")")
-    image_model = EmotionClassifier(args.image_model, args.flip, args.precision)
+    try:
+        clip_model = EmotionClassifier(SHIPPED_CLIP_MODELS.get(args.model, Path(args.model)))
+        image_model = EmotionClassifier(args.image_model, args.flip, args.precision)
+        clips, truth, dataset = _clips(args, clip_model.input_shape[0])
+    except (OSError, ValueError, ModelFileError) as e:  # a missing folder or data, a bad model or clip list
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     report = evaluate_clips(clip_model, image_model, clips, truth, dataset)
     print(f"{dataset}: {report['model']} accuracy {report['accuracy']:.4f} on {report['n']} clips, "
           f"macro F1 {report['macro_f1']:.4f}, ECE {report['ece']:.4f}; per-frame baselines: majority vote "
