@@ -166,7 +166,6 @@ def train(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    keras.utils.set_random_seed(args.seed)
     try:
         init = load_keras_model(args.init) if args.init else None
         teachers = [computing_in(load_keras_model(t), PRECISIONS[args.precision]) for t in args.teachers or []]
@@ -178,6 +177,7 @@ def _train(args: argparse.Namespace) -> int:
     except (ModelFileError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    keras.utils.set_random_seed(args.seed)  # after the teachers were built: the model's draws as before
     num_classes = len(LABELS)
     x_train, y_train, targets = x_train[usable], y_train[usable], targets[usable]
     if x_aligned is not None:
