@@ -123,6 +123,39 @@ def test_distillation_from_teachers_writes_a_model(tmp_path, monkeypatch):
     assert f"--teachers {shipped}" in card["command"] and card["accuracy"]["PublicTest"] > 0.7  # v4 as its start
 
 
+@needs.data_sets("fer2013")
+def test_a_run_killed_while_writing_its_checkpoint_resumes_from_the_last_whole_one(tmp_path, monkeypatch, capsys):
+    """A session that ends mid-write (SystemExit here, as a signal would end it) must not cost
+    the run: the files of a checkpoint are written beside their places, then moved in."""
+    import keras
+
+    monkeypatch.setattr(image_training, "load_split",
+                        lambda data_dir, split: tuple(a[::90] for a in load_split(data_dir, split)))
+    save, saves = keras.Model.save, []
+
+    def killed_on_the_second(model, path, *args, **kwargs):
+        saves.append(path)
+        if len(saves) == 2:  # epoch 2's checkpoint, half written
+            Path(path).write_bytes(b"half a zip")
+            raise SystemExit("killed")
+        return save(model, path, *args, **kwargs)
+
+    options = ["--out", str(tmp_path), "--epochs", "3", "--verbose", "0", "--resume"]
+    with monkeypatch.context() as patch:
+        patch.setattr(keras.Model, "save", killed_on_the_second)
+        with pytest.raises(SystemExit):
+            train_image.main(options)
+    assert json.loads((tmp_path / "checkpoint.json").read_text())["epochs_done"] == 1
+    whole = (tmp_path / "checkpoint.keras").read_bytes()
+    (tmp_path / "checkpoint.keras").write_bytes(b"damaged")  # as a copy gone wrong: one line, not a traceback
+    assert train_image.main(options) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: cannot resume from {tmp_path / 'checkpoint.keras'}")
+    (tmp_path / "checkpoint.keras").write_bytes(whole)
+    assert train_image.main(options) == 0
+    assert json.loads((tmp_path / METADATA_FILE).read_text())["training"]["epochs"] == 3
+
+
 @needs.data_sets("fer2013", "ferplus")
 def test_ensemble_report_gives_each_model_and_their_mean(tmp_path, monkeypatch):
     import shutil

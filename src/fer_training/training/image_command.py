@@ -4,7 +4,8 @@ Runs on any Keras 3 backend (TensorFlow here, JAX or torch on an accelerator); t
 `.keras` file loads in the TensorFlow runtime that the nodes use.
 
 Resumable: after every epoch `OUT/checkpoint.keras` (model and optimizer state) and
-`OUT/checkpoint.json` (epoch, history, augmentation generator state) are written; `--resume`
+`OUT/checkpoint.json` (epoch, history, augmentation generator state) are written (beside their
+places first, then moved in: a run killed while writing keeps the last whole ones); `--resume`
 continues from them, e.g. across commands limited to 10 minutes on a lent accelerator
 (`--time-budget 540 --resume`, repeated). A resumed run's dropout draws differ from an
 uninterrupted one's. The checkpoint is removed once the model is written.

@@ -7,8 +7,10 @@ at once, without starting TensorFlow."""
 import argparse
 import json
 import math
+import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -150,6 +152,16 @@ def computing_in(model: keras.Model, policy: str) -> keras.Model:
     return twin
 
 
+def write_together(writers: dict[Path, Callable[[Path], object]]) -> None:
+    """Each file written beside its place first, then all moved in: a run killed while writing
+    (a session's end, Ctrl-C) leaves the last whole checkpoint for --resume."""
+    partial = {path: path.with_name(f"partial-{path.name}") for path in writers}
+    for path, write in writers.items():
+        write(partial[path])
+    for path in writers:
+        os.replace(partial[path], path)
+
+
 def _optimizer(args: argparse.Namespace) -> keras.optimizers.Optimizer:
     if args.optimizer == "sgd":
         return keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True, weight_decay=args.weight_decay or None)
@@ -190,8 +202,12 @@ def _train(args: argparse.Namespace) -> int:
     history: dict[str, list[float]] = {}
     first_epoch, trained_before, planned = 0, 0.0, args.epochs
     if args.resume and checkpoint.is_file() and state_path.is_file():
-        model = keras.saving.load_model(checkpoint)  # with its optimizer state
-        state = json.loads(state_path.read_text())
+        try:
+            model = keras.saving.load_model(checkpoint)  # with its optimizer state
+            state = json.loads(state_path.read_text())
+        except Exception as e:  # Keras raises many types for a damaged zip
+            print(f"error: cannot resume from {checkpoint} ({e}); remove it to start afresh", file=sys.stderr)
+            return 2
         first_epoch, history, trained_before = state["epochs_done"], state["history"], state["train_seconds"]
         planned = state["planned_epochs"]
         rng.bit_generator.state = state["rng"]
@@ -237,16 +253,16 @@ def _train(args: argparse.Namespace) -> int:
                            initial_epoch=epoch, epochs=epoch + 1, batch_size=args.batch_size, verbose=args.verbose)
         for key, values in result.history.items():
             history.setdefault(key, []).extend(float(v) for v in values)
-        if history["val_label_accuracy"][-1] >= max(history["val_label_accuracy"]):
-            model.save_weights(best_weights)
-        model.save(checkpoint)
         elapsed = time.time() - start
         if epoch == 1:  # the second epoch, compiled and warm, times the rest: fit the plan to the budget
             per_epoch = time.time() - epoch_start
             planned = max(2, min(args.epochs, 2 + int((args.time_budget - elapsed) / per_epoch)))
             print(f"{per_epoch:.1f} s an epoch: planning {planned} epochs")
-        state_path.write_text(json.dumps({"epochs_done": epoch + 1, "history": history, "rng": rng.bit_generator.state,
-                                          "train_seconds": trained_before + elapsed, "planned_epochs": planned}))
+        state = json.dumps({"epochs_done": epoch + 1, "history": history, "rng": rng.bit_generator.state,
+                            "train_seconds": trained_before + elapsed, "planned_epochs": planned})
+        improved = history["val_label_accuracy"][-1] >= max(history["val_label_accuracy"])
+        write_together({checkpoint: model.save, state_path: lambda path, text=state: path.write_text(text),
+                        **({best_weights: model.save_weights} if improved else {})})
         since_best = len(history["val_label_accuracy"]) - 1 - int(np.argmax(history["val_label_accuracy"]))
         if args.patience and since_best >= args.patience:
             print(f"no better PublicTest accuracy for {args.patience} epochs: stopping after epoch {epoch + 1}")
