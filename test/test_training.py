@@ -200,10 +200,12 @@ def test_weight_average_refuses_models_of_two_architectures(tmp_path, capsys):
 
 def test_training_tools_refuse_a_missing_or_damaged_model_in_one_line(tmp_path, capsys):
     """--teachers, --init, --image-model and --models: one line naming the model file and exit
-    code 2, before any data is read (there is none in --data-dir here) and with nothing written."""
+    code 2, before any data is read (there is none in --data-dir here) and with nothing written;
+    a clip model where an image model belongs alike."""
     from fer_training.training import clip_command, ensemble
 
     empty, damaged, out, no_data = tmp_path / "empty", tmp_path / "damaged", tmp_path / "out", tmp_path / "no_data"
+    clip = Path(__file__).parents[1] / "src/fer_ros/models/clip_lstm"
     empty.mkdir()
     damaged.mkdir()
     (damaged / "model.keras").write_bytes(b"not a zip file")
@@ -211,7 +213,11 @@ def test_training_tools_refuse_a_missing_or_damaged_model_in_one_line(tmp_path, 
             (train_image.main, ["--out", str(out), "--teachers", str(empty)], f"{empty}/model.keras not found"),
             (train_image.main, ["--out", str(out), "--init", str(damaged)], f"cannot load model file {damaged}"),
             (clip_command.main, ["--model", "lstm", "--out", str(out), "--image-model", str(empty)], str(empty)),
-            (ensemble.main, ["--models", str(damaged)], f"cannot load model file {damaged}")):
+            (ensemble.main, ["--models", str(damaged)], f"cannot load model file {damaged}"),
+            (clip_command.main, ["--model", "c3d", "--out", str(out), "--image-model", str(clip)],
+             f"{clip}/model.keras: not an image model"),
+            (train_image.main, ["--out", str(out), "--teachers", str(clip)], f"{clip}/model.keras: not an image"),
+            (ensemble.main, ["--models", str(clip)], f"{clip}/model.keras: not an image model")):
         assert main([*argv, "--data-dir", str(no_data)]) == 2, argv
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("error: ") and says in err[0], (argv, err)

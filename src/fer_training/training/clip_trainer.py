@@ -18,7 +18,7 @@ from fer_ros.vision.labels import LABELS
 from fer_ros.vision.model_files import MODEL_FILE, ModelFileError, sha256_of, write_metadata
 from fer_training.data.clip_folders import load_clips
 from fer_training.data.synthetic_clips import labels_learnt, synthesize_split
-from fer_training.training.export_model import export, load_keras_model
+from fer_training.training.export_model import export, load_image_model
 from fer_training.training.models import (
     CLIP_HEADS,
     CLIP_LENGTH,
@@ -100,7 +100,7 @@ def train(args: argparse.Namespace) -> int:
     keras.utils.set_random_seed(args.seed)
     start = time.time()
     try:
-        image_model = load_keras_model(args.image_model)
+        image_model = load_image_model(args.image_model)
         labels_from = labels_learnt(args.image_model)
         x_train, y_train = _clips(args.clips, args.data_dir, "Training", args.seed, args.limit, args.onset, labels_from)
         x_val, y_val = _clips(args.val_clips, args.data_dir, "PublicTest", args.seed, None, args.onset, labels_from)

@@ -27,7 +27,7 @@ from fer_ros.vision.model_files import MODEL_FILE, ModelFileError, read_metadata
 from fer_training.data.fer2013 import default_data_dir
 from fer_training.training.calibrate import truth_of
 from fer_training.training.class_balance import choose, training_prior
-from fer_training.training.export_model import load_keras_model
+from fer_training.training.export_model import load_image_model
 from fer_training.training.provenance import command_line
 
 SPLIT = "PublicTest"
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--version", default="4", help="the weight average's version in its card")
     args = p.parse_args(argv)
     try:
-        models = [load_keras_model(m) for m in args.models]
+        models = [load_image_model(m) for m in args.models]
         images, truth = truth_of(args.data_dir, SPLIT, args.labels)
         prior = training_prior(args.data_dir, args.labels)
     except (ModelFileError, OSError, ValueError) as e:

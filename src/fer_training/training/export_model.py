@@ -73,9 +73,8 @@ def _lite(model, calibration: np.ndarray | None = None) -> bytes:
 
 
 def load_keras_model(folder: Path) -> "keras.Model":
-    """A model folder's Keras model (uncompiled), for the training tools that read one (--init,
-    --teachers, --image-model, --models, export); ModelFileError naming the file if it is missing
-    or damaged."""
+    """A model folder's Keras model (uncompiled), image or clip model; ModelFileError naming the
+    file if it is missing or damaged."""
     import keras
 
     import fer_training.training.models  # noqa: F401  registers the custom layers for loading
@@ -88,6 +87,18 @@ def load_keras_model(folder: Path) -> "keras.Model":
         return keras.saving.load_model(keras_path, compile=False)
     except Exception as e:  # Keras raises many types for a missing or damaged zip/h5
         raise ModelFileError(f"cannot load model file {keras_path}: {e}") from e
+
+
+def load_image_model(folder: Path) -> "keras.Model":
+    """`load_keras_model` for the tools that need an image model (--init, --teachers, --image-model,
+    --models): a clip model's folder is named as the wrong kind here, not found out in a traceback later."""
+    import fer_training.training.models as models
+
+    model = load_keras_model(folder)
+    if model.name not in models.FEATURE_LAYERS:
+        raise ModelFileError(f"{Path(folder) / MODEL_FILE}: not an image model (one of "
+                             f"{sorted(models.FEATURE_LAYERS)}): {model.name!r}")
+    return model
 
 
 def export(folder: Path | str, int8_data_dir: Path | None = None) -> list[Path]:

@@ -21,7 +21,7 @@ from fer_ros.vision.model_files import MODEL_FILE, ModelFileError, write_metadat
 from fer_training.data.fer2013 import load_split
 from fer_training.data.ferplus import split_labels, target_prior, training_targets
 from fer_training.training.augment import augment
-from fer_training.training.export_model import export, load_keras_model
+from fer_training.training.export_model import export, load_image_model
 from fer_training.training.image_command import PRECISIONS
 from fer_training.training.models import ARCHITECTURES
 from fer_training.training.provenance import command_line, machine
@@ -179,8 +179,8 @@ def train(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     try:
-        init = load_keras_model(args.init) if args.init else None
-        teachers = [computing_in(load_keras_model(t), PRECISIONS[args.precision]) for t in args.teachers or []]
+        init = load_image_model(args.init) if args.init else None
+        teachers = [computing_in(load_image_model(t), PRECISIONS[args.precision]) for t in args.teachers or []]
         x_train, y_train = load_split(args.data_dir, "Training")
         x_val, y_val = load_split(args.data_dir, "PublicTest")
         x_aligned, found = load_aligned_training(args.aligned_dir, y_train) if args.aligned_dir else (None, None)
