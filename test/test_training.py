@@ -295,6 +295,27 @@ def test_preprocess_writes_a_drop_in_data_folder(tmp_path):
         assert np.array_equal(load_votes(tmp_path, split), load_votes(default_data_dir(), split)[:40])
 
 
+@needs.data_sets("fer2013")
+def test_preprocess_crops_one_split_in_the_framing_asked(tmp_path, capsys):
+    from fer_training.data.preprocess_fer2013 import main as preprocess
+
+    first, default = tmp_path / "first", tmp_path / "default"
+    assert preprocess(["--out", str(first), "--limit", "30", "--splits", "PublicTest",
+                       "--x-factor", "2.1", "--y-factor", "3.2"]) == 0
+    assert preprocess(["--out", str(default), "--limit", "30", "--splits", "PublicTest"]) == 0
+    assert sorted(p.name for p in (first / "fer2013").glob("*.png")) == ["publictest.png"]
+    report = json.loads((first / "fer2013" / "report.json").read_text())
+    assert list(report["splits"]) == ["PublicTest"] and (report["x_factor"], report["y_factor"]) == (2.1, 3.2)
+    a, labels = load_split(first, "PublicTest")
+    b, _ = load_split(default, "PublicTest")
+    found = ~np.all(a == load_split(default_data_dir(), "PublicTest")[0][:30], axis=(1, 2))
+    assert found.sum() >= 25 and np.all(np.any(a[found] != b[found], axis=(1, 2)))  # another crop of each face
+    capsys.readouterr()
+    assert preprocess(["--out", str(tmp_path / "bad"), "--x-factor", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--x-factor" in err[0] and not (tmp_path / "bad").exists()
+
+
 def test_training_commands_answer_help_at_once_without_tensorflow():
     # Before TensorFlow loads: no start-up chatter, no seconds of import (the modules are checked,
     # not the time).

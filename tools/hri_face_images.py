@@ -57,6 +57,7 @@ def crops(out: Path, data_dir: Path) -> None:
 
 
 def score(out: Path, data_dir: Path) -> None:
+    from fer_ros.vision.align import X_FACTOR, Y_FACTOR
     from fer_ros.vision.classify import EmotionClassifier
     from fer_ros.vision.detect import Box
     from fer_ros.vision.hri_crops import eyes_in_aligned, eyes_in_cropped, frame_face_image
@@ -71,9 +72,9 @@ def score(out: Path, data_dir: Path) -> None:
     for cropped, aligned, box, eyes in zip(found["cropped"], found["aligned"], found["box"], found["eyes"]):
         box, eyes = Box(*map(int, box)), tuple(map(tuple, eyes.astype(float)))
         rows["cropped, our framing"].append(frame_face_image(cropped, eyes_in_cropped(box, eyes, 128, 128),
-                                                             2.1, 3.2, box).crop)
+                                                             X_FACTOR, Y_FACTOR, box).crop)
         rows["aligned, our framing"].append(frame_face_image(aligned, eyes_in_aligned(box, eyes, (240, 240), 128, 128),
-                                                             2.1, 3.2, box).crop)
+                                                             X_FACTOR, Y_FACTOR, box).crop)
         for name, image in (("cropped as is", cropped), ("aligned as is", aligned)):
             grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
             rows[name].append(cv2.resize(grey, (48, 48), interpolation=cv2.INTER_AREA))

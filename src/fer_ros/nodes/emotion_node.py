@@ -35,7 +35,7 @@ from fer_ros.ros.image_conversion import (
 from fer_ros.ros.managed_node import ManagedNode
 from fer_ros.ros.node_main import run_node
 from fer_ros.ros.params import ParameterError, Spec, declare_all, refuse_invalid
-from fer_ros.vision.align import EYE_SOURCES, FaceAligner
+from fer_ros.vision.align import EYE_SOURCES, X_FACTOR, Y_FACTOR, FaceAligner
 from fer_ros.vision.annotate import draw_results
 from fer_ros.vision.classify import MAX_CLASS_BALANCE, EmotionClassifier
 from fer_ros.vision.clip_stage import ClipResult, ClipStage
@@ -72,8 +72,8 @@ PARAMETERS = {
     "hog_threshold": Spec(0.35, "hog: minimum detection margin", low=-1.0, high=3.0, dynamic=True),
     "min_face_size": Spec(20, "smallest face box in pixels", low=8, dynamic=True),
     "max_faces": Spec(8, "faces classified per frame, largest first", low=1, high=64, dynamic=True),
-    "x_factor": Spec(2.1, "crop width in eye distances", low=0.5, high=6.0, dynamic=True),
-    "y_factor": Spec(3.2, "crop height in eye distances", low=0.5, high=6.0, dynamic=True),
+    "x_factor": Spec(X_FACTOR, "crop width in eye distances", low=0.5, high=6.0, dynamic=True),
+    "y_factor": Spec(Y_FACTOR, "crop height in eye distances", low=0.5, high=6.0, dynamic=True),
     "model_dir": Spec("", "model folder (model.tflite + model.json); empty = the shipped model"),
     "model_precision": Spec("auto", "image model file: float, int8, or auto (int8 where the folder has it)",
                             choices=PRECISIONS),

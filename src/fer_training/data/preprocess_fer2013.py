@@ -2,9 +2,9 @@
 
 The node's pipeline on every tile: upscale (240x240 for YuNet, the default detector; 480x480 for
 HOG, which needs larger faces; YuNet misses faces that fill a 480x480 image), detect, find the
-eyes, level the eye line, crop 2.1 x 3.2 eye distances, smooth and
-resize to 48x48: the functions the emotion node uses. Where no face is found the original tile
-is kept and counted.
+eyes, level the eye line, crop `x_factor` x `y_factor` eye distances (the node's defaults, or
+`--x-factor`/`--y-factor` to measure another framing), smooth and resize to 48x48: the functions
+the emotion node uses. Where no face is found the original tile is kept and counted.
 
 Output (a folder outside the repository): `OUT/fer2013/` in the layout of
 `../shared/data/fer2013/` (mosaics of 100 tiles a row, `train.webp` lossless, `publictest.png`,
@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from fer_ros.vision.align import X_FACTOR, Y_FACTOR
 from fer_ros.vision.detect import DETECTORS
 from fer_ros.vision.labels import LABELS
 from fer_training.data.fer2013 import SPLITS, TILE, TILES_PER_ROW, default_data_dir, load_split
@@ -36,15 +37,15 @@ VOTES_LICENCE = "LICENSE-FERPlus.md"
 _aligner = None
 
 
-def _align_tile(args: tuple[np.ndarray, str, int, float]) -> tuple[np.ndarray, bool]:
+def _align_tile(args: tuple[np.ndarray, str, int, float, float, float]) -> tuple[np.ndarray, bool]:
     """(48x48 aligned face, True), or (the original tile, False) when no face is found."""
     global _aligner
-    tile, detector, upscale, threshold = args
+    tile, detector, upscale, threshold, x_factor, y_factor = args
     if _aligner is None:  # one per worker process
         from fer_ros.vision.align import FaceAligner
         from fer_ros.vision.detect import FaceDetector
 
-        _aligner = FaceAligner(FaceDetector(detector, min_score=threshold))
+        _aligner = FaceAligner(FaceDetector(detector, min_score=threshold), x_factor, y_factor)
     faces = _aligner.faces(cv2.resize(tile, (upscale, upscale), interpolation=cv2.INTER_CUBIC))
     return (faces[0].crop, True) if faces else (tile, False)
 
@@ -79,20 +80,21 @@ def copy_votes(source: Path, target: Path, counts: dict[str, int]) -> None:
 
 
 def preprocess(data_dir: Path, out: Path, detector: str, upscale: int, threshold: float, workers: int,
-               limit: int | None) -> dict:
-    splits = {split: load_split(data_dir, split) for split in SPLITS}  # all readable before anything is written
+               limit: int | None, framing: tuple[float, float], names: list[str]) -> dict:
+    splits = {split: load_split(data_dir, split) for split in names}  # all readable before anything is written
     target = out / "fer2013"
     target.mkdir(parents=True, exist_ok=True)
-    report: dict = {"detector": detector, "upscale": upscale, "detection_threshold": threshold, "splits": {}}
+    report: dict = {"detector": detector, "upscale": upscale, "detection_threshold": threshold,
+                    "x_factor": framing[0], "y_factor": framing[1], "splits": {}}
     detected_rows, label_rows = [], []
-    for split, filename in SPLITS.items():
+    for split in names:
         tiles, labels = (a[:limit] for a in splits[split])
         with Pool(workers) as pool:
-            jobs = [(t, detector, upscale, threshold) for t in tiles]
+            jobs = [(t, detector, upscale, threshold, *framing) for t in tiles]
             results = list(tqdm(pool.imap(_align_tile, jobs, chunksize=64), total=len(tiles), desc=split, unit="img"))
         aligned = np.stack([r[0] for r in results]) if results else np.zeros((0, TILE, TILE), np.uint8)
         found = np.array([r[1] for r in results], dtype=bool)
-        write_mosaic(target / filename, aligned)
+        write_mosaic(target / SPLITS[split], aligned)
         per_class = {name: {"n": int(np.sum(labels == i)), "detected": int(np.sum(found & (labels == i)))}
                      for i, name in enumerate(LABELS)}
         report["splits"][split] = {"n": len(tiles), "detected": int(found.sum()),
@@ -119,14 +121,22 @@ def main(argv: list[str] | None = None) -> int:
                         "tile holds a face)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--limit", type=int, help="only the first N images of each split (quick checks)")
+    p.add_argument("--splits", nargs="+", choices=SPLITS, default=list(SPLITS), help="only these splits")
+    p.add_argument("--x-factor", type=float, default=X_FACTOR, help="crop width in eye distances (node: x_factor)")
+    p.add_argument("--y-factor", type=float, default=Y_FACTOR, help="crop height in eye distances (node: y_factor)")
     args = p.parse_args(argv)
     if (args.out.resolve() / "fer2013") == (args.data_dir.resolve() / "fer2013"):
         print("error: --out would overwrite the source data", file=sys.stderr)
         return 2
+    if min(args.x_factor, args.y_factor) <= 0:
+        print(f"error: --x-factor and --y-factor must be positive, got {args.x_factor}, {args.y_factor}",
+              file=sys.stderr)
+        return 2
     upscale = args.upscale or (240 if args.detector == "yunet" else 480)
     threshold = args.threshold if args.threshold is not None else {"yunet": 0.75}.get(args.detector, 0.0)
     try:
-        report = preprocess(args.data_dir, args.out, args.detector, upscale, threshold, args.workers, args.limit)
+        report = preprocess(args.data_dir, args.out, args.detector, upscale, threshold, args.workers, args.limit,
+                            (args.x_factor, args.y_factor), args.splits)
     except (OSError, ValueError) as e:  # no or damaged data, an output folder that cannot be written
         print(f"error: {e}", file=sys.stderr)
         return 2

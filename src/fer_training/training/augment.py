@@ -72,9 +72,10 @@ def camera_degrade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def run_time_framing(n: int, fraction: float, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     """N 3x3 affine maps (identity for the other 1 - fraction) that move a FER2013 tile toward
-    the node's crops (`fer_ros.vision.align`): those are 2.1 eye distances wide and 3.2 high squeezed
-    into a square, so faces look 1-1.5 times wider, sit a little higher or lower, closer or
-    farther, and their eye line is tilted by the landmark model's error."""
+    the crops of the node's first framing (`fer_ros.vision.align` up to v4: 2.1 eye distances
+    wide and 3.2 high squeezed into a square), so faces look 1-1.5 times wider, sit a little
+    higher or lower, closer or farther, and their eye line is tilted by the landmark model's
+    error. Kept as it was, so the model cards' commands reproduce their models."""
     h, w = shape
     maps = np.tile(np.eye(3), (n, 1, 1))
     cx, cy = w / 2 - 0.5, h / 2 - 0.5
