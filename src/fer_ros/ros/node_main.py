@@ -126,16 +126,19 @@ def spinning_in_threads(nodes: list[Node]) -> Iterator[list[BaseException]]:
     goes aborts the process), and NodeFailed is raised if a callback raised."""
     executors, threads = [], []
     failures: list[BaseException] = []
+    ending = threading.Event()  # set before the executors go: what a thread raises after is their end, not a fault
     with stops_polled():
         try:  # a signal while the threads start must stop those already started
             for node in nodes:
                 executor = SingleThreadedExecutor()
                 executor.add_node(node)
                 executors.append(executor)
-                threads.append(threading.Thread(target=_spin_quietly, args=(executor, node, failures), daemon=True))
+                threads.append(threading.Thread(target=_spin_quietly, args=(executor, node, failures, ending),
+                                                daemon=True))
                 threads[-1].start()
             yield failures
         finally:
+            ending.set()
             with signals_ignored():  # the nodes are destroyed only once no thread runs their callbacks
                 for executor in executors:
                     executor.shutdown(timeout_sec=EXECUTOR_SHUTDOWN_S)
@@ -146,12 +149,15 @@ def spinning_in_threads(nodes: list[Node]) -> Iterator[list[BaseException]]:
         raise NodeFailed("; ".join(str(f) for f in failures))
 
 
-def _spin_quietly(executor: SingleThreadedExecutor, node: Node, failures: list[BaseException]) -> None:
+def _spin_quietly(executor: SingleThreadedExecutor, node: Node, failures: list[BaseException],
+                  ending: threading.Event) -> None:
     try:
         executor.spin()
     except ExternalShutdownException:
         pass
     except Exception as e:
-        if rclpy.ok():  # not the context going down under Ctrl-C
+        # Not the context going down under Ctrl-C, nor the executor shut down under a running
+        # spin (rclpy then raises InvalidHandle from its own guard condition).
+        if rclpy.ok() and not ending.is_set():
             traceback.print_exc()
             failures.append(RuntimeError(f"node {node.get_fully_qualified_name()} raised {type(e).__name__}: {e}"))
