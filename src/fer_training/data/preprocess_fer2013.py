@@ -26,8 +26,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from fer_ros.vision.align import X_FACTOR, Y_FACTOR
-from fer_ros.vision.detect import DETECTORS
+from fer_ros.vision.align import X_FACTOR, Y_FACTOR, FaceAligner
+from fer_ros.vision.detect import DETECTORS, FaceDetector
 from fer_ros.vision.labels import LABELS
 from fer_training.data.fer2013 import SPLITS, TILE, TILES_PER_ROW, default_data_dir, load_split
 from fer_training.data.ferplus import VOTES_FILE
@@ -42,9 +42,6 @@ def _align_tile(args: tuple[np.ndarray, str, int, float, float, float]) -> tuple
     global _aligner
     tile, detector, upscale, threshold, x_factor, y_factor = args
     if _aligner is None:  # one per worker process
-        from fer_ros.vision.align import FaceAligner
-        from fer_ros.vision.detect import FaceDetector
-
         _aligner = FaceAligner(FaceDetector(detector, min_score=threshold), x_factor, y_factor)
     faces = _aligner.faces(cv2.resize(tile, (upscale, upscale), interpolation=cv2.INTER_CUBIC))
     return (faces[0].crop, True) if faces else (tile, False)
