@@ -14,7 +14,7 @@ from shipped_faces import real_faces
 import fer_training.training.image_command as train_image
 import fer_training.training.image_trainer as image_training
 from fer_ros.vision.classify import EmotionClassifier
-from fer_ros.vision.model_files import METADATA_FILE, SHIPPED_IMAGE_MODEL
+from fer_ros.vision.model_files import METADATA_FILE, MODEL_FILE, SHIPPED_IMAGE_MODEL
 from fer_training.data.fer2013 import default_data_dir, load_split
 from fer_training.data.ferplus import load_votes, target_prior
 from fer_training.training.augment import augment
@@ -121,6 +121,52 @@ def test_distillation_from_teachers_writes_a_model(tmp_path, monkeypatch):
                              "--init", shipped, "--teachers", shipped, "--precision", "bf16", "--no-export"]) == 0
     card = json.loads((tmp_path / METADATA_FILE).read_text())["training"]
     assert f"--teachers {shipped}" in card["command"] and card["accuracy"]["PublicTest"] > 0.7  # v4 as its start
+
+
+@needs.data_sets("fer2013", "ferplus")
+def test_teacher_copies_are_scored_once_and_kept_for_resume(tmp_path, monkeypatch, capsys):
+    """--teacher-copies 2: the teachers score two copies of the training set, not one per epoch;
+    a run stopped by its time budget and resumed reuses them; the cache goes with the checkpoint."""
+    import fer_training.data.ferplus as ferplus
+
+    monkeypatch.setattr(image_training, "load_split",
+                        lambda data_dir, split: tuple(a[::60] for a in load_split(data_dir, split)))
+    votes = ferplus.load_votes
+    monkeypatch.setattr(ferplus, "load_votes", lambda data_dir, split: votes(data_dir, split)[::60])
+    scored = []
+    score = image_training.teacher_scores
+    monkeypatch.setattr(image_training, "teacher_scores", lambda *a: scored.append(len(a[1])) or score(*a))
+    shipped = str(SHIPPED_IMAGE_MODEL)
+    options = ["--out", str(tmp_path), "--epochs", "3", "--verbose", "0", "--labels", "ferplus", "--resume",
+               "--teachers", shipped, "--teacher-copies", "2", "--degrade", "0.5", "--no-export"]
+    assert train_image.main(options + ["--time-budget", "0"]) == 0  # stops after its first epoch
+    assert len(scored) == 2 and (tmp_path / "teacher_scores.npz").is_file()
+    assert train_image.main(options) == 0
+    assert len(scored) == 2, "the resumed run scored the copies again"
+    assert not (tmp_path / "teacher_scores.npz").exists() and (tmp_path / MODEL_FILE).is_file()
+    card = json.loads((tmp_path / METADATA_FILE).read_text())["training"]
+    assert card["epochs"] == 3 and "--teacher-copies 2" in card["command"]
+
+
+def test_a_teacher_copy_is_drawn_again_alike():
+    """Each epoch reusing a scored copy must see the very faces its scores are of."""
+    faces = real_faces(16)
+    targets = np.eye(7, dtype=np.float32)[np.arange(16) % 7]
+    args = train_image.parse_args(["--out", "x", "--erase", "0.5", "--degrade", "0.5", "--framing", "0.4",
+                                   "--brightness", "0.2", "--mixup", "0.2"])
+    first, again, other = (image_training.training_copy(faces, None, None, targets, args,
+                                                        image_training.copy_generator(1, copy))
+                           for copy in (0, 0, 1))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not np.array_equal(first[0], other[0])
+
+
+def test_teacher_copies_need_teachers(capsys):
+    for bad in (["--teacher-copies", "2"], ["--teachers", "x", "--teacher-copies", "-1"]):
+        with pytest.raises(SystemExit) as exit:
+            train_image.parse_args(["--out", "x", *bad])
+        assert exit.value.code == 2
+        assert "--teacher-copies: a count of 1 or more, with --teachers" in capsys.readouterr().err
 
 
 @needs.data_sets("fer2013")

@@ -14,6 +14,11 @@ The learning rate follows a cosine over the planned epochs, set per epoch; with 
 the plan shrinks, after two epochs, to the epochs that fit in it, so a run cut by the budget
 still ends at a small learning rate.
 
+Distillation (`--teachers`) scores every epoch's fresh copy of the training set with each
+teacher, most of the epoch's time; `--teacher-copies K` scores K copies once instead (each
+drawn from its own generator, so it is drawn again identically for the epochs that reuse it) and
+keeps the scores in `OUT/teacher_scores.npz` for `--resume`.
+
 Two framings of the same faces (`--aligned-dir`, the output of `fer-preprocess-fer2013`, and
 `--framing`): the node's crops of a live face are framed differently from FER2013's tiles.
 """
@@ -68,6 +73,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--teachers", type=Path, nargs="+", metavar="DIR",
                    help="distil these models (their mean log-scores over the face and its mirror image) into this one")
     p.add_argument("--distill-temperature", type=float, default=4.0, help="T of the loss CE + T^2 KL(teachers, model)")
+    p.add_argument("--teacher-copies", type=int, default=0, metavar="K",
+                   help="score K augmented copies of the training set once and cycle through them (0: a fresh "
+                        "copy and fresh scores every epoch); the teachers' passes, most of a distillation epoch, "
+                        "then cost K epochs' worth in all; kept in OUT for --resume")
     p.add_argument("--init", type=Path, metavar="DIR", help="start from this model folder's weights (same --arch)")
     p.add_argument("--no-export", action="store_true",
                    help="write no .tflite files (a machine without TensorFlow; run fer-export-model OUT later)")
@@ -75,7 +84,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="bf16: compute in bfloat16, weights and scores in float32 (about 1.6-2x faster on a CPU "
                         "with AMX; a resumed run keeps its checkpoint's); the saved model is float32 either way")
     p.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity (0, 1 or 2)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.teacher_copies < 0 or (args.teacher_copies and not args.teachers):
+        p.error("--teacher-copies: a count of 1 or more, with --teachers")
+    return args
 
 
 

@@ -134,6 +134,48 @@ def teacher_scores(teachers: list[keras.Model], x: np.ndarray, temperature: floa
     return mean_softmax([mirrored_log_scores(t, x) for t in teachers], temperature)
 
 
+def training_copy(faces: np.ndarray, aligned: np.ndarray | None, found: np.ndarray | None,
+                  targets: np.ndarray, args: argparse.Namespace,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One augmented copy of the training set (network input) and its targets: half the faces
+    found by the node's front end taken in its framing (--aligned-dir), each face augmented,
+    then mixed with another (--mixup)."""
+    if aligned is not None:
+        faces = np.where((found & (rng.random(len(found)) < 0.5))[:, None, None], aligned, faces)
+    x = as_input(augment(faces, rng, brightness=args.brightness, erase=args.erase, framing=args.framing,
+                         degrade=args.degrade))
+    return mixup(x, targets, args.mixup, rng) if args.mixup > 0 else (x, targets)
+
+
+def copy_generator(seed: int, copy: int) -> np.random.Generator:
+    """The generator that draws --teacher-copies' copy `copy`, again alike for each epoch using it."""
+    return np.random.default_rng([seed, copy])
+
+
+def teacher_cache_key(args: argparse.Namespace) -> str:
+    """What the cached teachers' scores depend on: a resumed run with other settings scores afresh."""
+    names = ("teachers", "distill_temperature", "teacher_copies", "seed", "labels", "aligned_dir", "brightness",
+             "erase", "framing", "degrade", "mixup")
+    return json.dumps({name: str(getattr(args, name)) for name in names})
+
+
+def cached_teacher_scores(path: Path, key: str, copies: int, score: Callable[[int], np.ndarray]) -> list[np.ndarray]:
+    """The teachers' scores of each copy: those `path` holds for `key` (a resumed run), the others
+    from `score(copy)`, saved to `path` as each is done so a run killed meanwhile keeps them."""
+    held: dict[str, np.ndarray] = {}
+    if path.is_file():
+        with np.load(path) as cache:
+            if str(cache["key"]) == key:
+                held = {name: cache[name] for name in cache.files if name != "key"}
+    for copy in range(copies):
+        if f"copy_{copy}" not in held:
+            started = time.time()
+            held[f"copy_{copy}"] = score(copy)
+            write_together({path: lambda partial: np.savez(partial, key=np.array(key), **held)})
+            print(f"teachers' scores of copy {copy + 1} of {copies}: {time.time() - started:.0f} s", flush=True)
+    return [held[f"copy_{copy}"] for copy in range(copies)]
+
+
 def computing_in(model: keras.Model, policy: str) -> keras.Model:
     """`model` (a float32 teacher as saved) computing under the dtype policy `policy`, its
     softmax in float32: under --precision bf16 the teachers' scores, most of a distillation
@@ -232,22 +274,29 @@ def _train(args: argparse.Namespace) -> int:
     sample_weight = class_weights(train_classes, args.class_weight, num_classes)[train_classes]
     y_val_1hot = keras.utils.to_categorical(y_val, num_classes)
     validation = (as_input(x_val), np.hstack([y_val_1hot, y_val_1hot]) if teachers else y_val_1hot)
-    best_weights = args.out / "best.weights.h5"
+    best_weights, score_cache = args.out / "best.weights.h5", args.out / "teacher_scores.npz"
     start = time.time()
+    copy_scores = []
+    if args.teacher_copies:
+        if not args.resume:
+            score_cache.unlink(missing_ok=True)  # a fresh run scores afresh
+        copy_scores = cached_teacher_scores(
+            score_cache, teacher_cache_key(args), args.teacher_copies,
+            lambda copy: teacher_scores(teachers, training_copy(x_train, x_aligned, found, y_train_1hot, args,
+                                                                copy_generator(args.seed, copy))[0],
+                                        args.distill_temperature))
     epoch = first_epoch
     while epoch < planned:
         epoch_start = time.time()
-        # A fresh augmentation of the whole training set per epoch.
-        faces = x_train
-        if x_aligned is not None:
-            faces = np.where((found & (rng.random(len(found)) < 0.5))[:, None, None], x_aligned, x_train)
-        x_epoch = as_input(augment(faces, rng, brightness=args.brightness, erase=args.erase, framing=args.framing,
-                                     degrade=args.degrade))
-        y_epoch = y_train_1hot
-        if args.mixup > 0:
-            x_epoch, y_epoch = mixup(x_epoch, y_train_1hot, args.mixup, rng)
-        if teachers:
-            y_epoch = np.hstack([y_epoch, teacher_scores(teachers, x_epoch, args.distill_temperature)])
+        if copy_scores:  # the copy scored for this epoch, drawn again
+            copy = epoch % len(copy_scores)
+            x_epoch, y_epoch = training_copy(x_train, x_aligned, found, y_train_1hot, args,
+                                             copy_generator(args.seed, copy))
+            y_epoch = np.hstack([y_epoch, copy_scores[copy]])
+        else:  # a fresh augmentation of the whole training set per epoch
+            x_epoch, y_epoch = training_copy(x_train, x_aligned, found, y_train_1hot, args, rng)
+            if teachers:
+                y_epoch = np.hstack([y_epoch, teacher_scores(teachers, x_epoch, args.distill_temperature)])
         model.optimizer.learning_rate.assign(cosine_lr(args.lr, epoch, planned))
         result = model.fit(x_epoch, y_epoch, sample_weight=sample_weight, validation_data=validation,
                            initial_epoch=epoch, epochs=epoch + 1, batch_size=args.batch_size, verbose=args.verbose)
@@ -278,6 +327,7 @@ def _train(args: argparse.Namespace) -> int:
     model.load_weights(best_weights)
     for path in (best_weights, checkpoint, state_path):
         path.unlink()
+    score_cache.unlink(missing_ok=True)
     # Saved through an uncompiled twin: the shipped file holds no optimizer state, and is float32.
     keras.mixed_precision.set_global_policy("float32")
     shipped = ARCHITECTURES[args.arch]()
