@@ -124,7 +124,7 @@ def test_distillation_from_teachers_writes_a_model(tmp_path, monkeypatch):
 
 
 @needs.data_sets("fer2013", "ferplus")
-def test_teacher_copies_are_scored_once_and_kept_for_resume(tmp_path, monkeypatch, capsys):
+def test_teacher_copies_are_scored_once_and_kept_for_resume(tmp_path, monkeypatch):
     """--teacher-copies 2: the teachers score two copies of the training set, not one per epoch;
     a run stopped by its time budget and resumed reuses them; the cache goes with the checkpoint."""
     import fer_training.data.ferplus as ferplus
