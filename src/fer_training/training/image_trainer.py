@@ -5,6 +5,7 @@ at once, without starting TensorFlow."""
 
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -276,27 +277,23 @@ def _train(args: argparse.Namespace) -> int:
     validation = (as_input(x_val), np.hstack([y_val_1hot, y_val_1hot]) if teachers else y_val_1hot)
     best_weights, score_cache = args.out / "best.weights.h5", args.out / "teacher_scores.npz"
     start = time.time()
+    draw = functools.partial(training_copy, x_train, x_aligned, found, y_train_1hot, args)
     copy_scores = []
     if args.teacher_copies:
         if not args.resume:
             score_cache.unlink(missing_ok=True)  # a fresh run scores afresh
         copy_scores = cached_teacher_scores(
             score_cache, teacher_cache_key(args), args.teacher_copies,
-            lambda copy: teacher_scores(teachers, training_copy(x_train, x_aligned, found, y_train_1hot, args,
-                                                                copy_generator(args.seed, copy))[0],
-                                        args.distill_temperature))
+            lambda copy: teacher_scores(teachers, draw(copy_generator(args.seed, copy))[0], args.distill_temperature))
     epoch = first_epoch
     while epoch < planned:
         epoch_start = time.time()
-        if copy_scores:  # the copy scored for this epoch, drawn again
-            copy = epoch % len(copy_scores)
-            x_epoch, y_epoch = training_copy(x_train, x_aligned, found, y_train_1hot, args,
-                                             copy_generator(args.seed, copy))
-            y_epoch = np.hstack([y_epoch, copy_scores[copy]])
-        else:  # a fresh augmentation of the whole training set per epoch
-            x_epoch, y_epoch = training_copy(x_train, x_aligned, found, y_train_1hot, args, rng)
-            if teachers:
-                y_epoch = np.hstack([y_epoch, teacher_scores(teachers, x_epoch, args.distill_temperature)])
+        # The copy scored for this epoch drawn again, or a fresh augmentation of the training set.
+        copy = epoch % len(copy_scores) if copy_scores else None
+        x_epoch, y_epoch = draw(rng if copy is None else copy_generator(args.seed, copy))
+        if teachers:
+            scores = teacher_scores(teachers, x_epoch, args.distill_temperature) if copy is None else copy_scores[copy]
+            y_epoch = np.hstack([y_epoch, scores])
         model.optimizer.learning_rate.assign(cosine_lr(args.lr, epoch, planned))
         result = model.fit(x_epoch, y_epoch, sample_weight=sample_weight, validation_data=validation,
                            initial_epoch=epoch, epochs=epoch + 1, batch_size=args.batch_size, verbose=args.verbose)
