@@ -117,21 +117,26 @@ def test_calibration_needs_a_model_folder(capsys):
     assert stop.value.code == 2 and "--model" in capsys.readouterr().err
 
 
-def test_calibration_refuses_missing_data_or_model_and_leaves_the_files_alone(tmp_path, capsys):
-    """The data is read before the model's .tflite files are rewritten: a wrong --data-dir once
-    cost the model its int8 file (written again only where Training faces are)."""
+def test_calibration_and_class_balance_refuse_missing_data_or_model_and_leave_the_files_alone(tmp_path, capsys):
+    """The data is read before the model's files are rewritten: a wrong --data-dir once cost the
+    model its int8 file (written again only where Training faces are)."""
     import shutil
 
     from fer_ros.vision.model_files import SHIPPED_IMAGE_MODEL
     from fer_training.training.calibrate import main as calibrate
+    from fer_training.training.class_balance import main as class_balance
 
     model = shutil.copytree(SHIPPED_IMAGE_MODEL, tmp_path / "model")
     before = {f.name: f.read_bytes() for f in model.iterdir()}
-    for argv, says in ((["--model", str(model), "--data-dir", str(tmp_path / "none")], str(tmp_path / "none")),
-                       (["--model", str(tmp_path)], f"model card not found: {tmp_path}")):
-        assert calibrate(argv) == 2
-        err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and err[0].startswith("error: ") and says in err[0], err
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "model.json").write_text("{not json")
+    for main in (calibrate, class_balance):
+        for argv, says in ((["--model", str(model), "--data-dir", str(tmp_path / "none")], str(tmp_path / "none")),
+                           (["--model", str(tmp_path)], f"model card not found: {tmp_path}"),
+                           (["--model", str(tmp_path / "bad")], f"model card is not valid JSON: {tmp_path / 'bad'}")):
+            assert main(argv) == 2, (main, argv)
+            err = capsys.readouterr().err.strip().splitlines()
+            assert len(err) == 1 and err[0].startswith("error: ") and says in err[0], err
     assert {f.name: f.read_bytes() for f in model.iterdir()} == before
 
 

@@ -1,25 +1,38 @@
 #!/usr/bin/env bash
-# Tries the README's two commands as a new user would: a fresh Debian root (debootstrap), this
-# repository cloned into it WITHOUT ../shared, the README's apt line, then `make run` and `make test`.
-# Prints each step's exit code and the test summary. Needs root (debootstrap, chroot, mounts) and
-# Debian's archive and PyPI; about 20-30 minutes on 2 cores. Not part of `make test`.
+# Tries the README's two commands as a new user would: a fresh Debian or Ubuntu root (debootstrap),
+# this repository cloned into it WITHOUT ../shared, the README's apt line, then `make run` and
+# `make test`. Prints each step's exit code and the test summary. Needs root (debootstrap, chroot,
+# mounts), the distribution's archive and PyPI; about 20-30 minutes on 2 cores. Not part of `make test`.
 #
 #   sudo tools/fresh_debian.sh trixie      # Debian 13, Python 3.13
 #   sudo tools/fresh_debian.sh bookworm    # Debian 12, Python 3.11
+#   sudo tools/fresh_debian.sh noble       # Ubuntu 24.04, Python 3.12 (needs Ubuntu's archive keyring)
 #
 # A second call reuses the root (delete ROOT to start over) but always clones afresh. The clone is
 # of the committed HEAD of this checkout.
 set -euo pipefail
-suite=${1:?usage: tools/fresh_debian.sh bookworm|trixie [ROOT]}
+suite=${1:?usage: tools/fresh_debian.sh bookworm|trixie|noble [ROOT]}
 root=${2:-/var/tmp/fer-root-$suite}
 repo=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
-mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 [ "$(id -u)" = 0 ] || { echo "error: tools/fresh_debian.sh needs root (debootstrap, chroot, mounts)"; exit 2; }
 command -v debootstrap >/dev/null || { echo "error: needs debootstrap (apt install debootstrap)"; exit 2; }
+case $suite in
+  bookworm|trixie) mirror=${MIRROR:-http://deb.debian.org/debian}; keyring=(); script=() ;;
+  noble)
+    mirror=${MIRROR:-http://archive.ubuntu.com/ubuntu}
+    key=/usr/share/keyrings/ubuntu-archive-keyring.gpg
+    [ -f "$key" ] || { echo "error: needs Ubuntu's archive keyring $key (the ubuntu-keyring package)"; exit 2; }
+    keyring=(--keyring="$key")
+    # A Debian 12 debootstrap has no script named noble; Ubuntu's scripts all link to gutsy.
+    scripts=/usr/share/debootstrap/scripts
+    script=(); [ -e "$scripts/$suite" ] || script=("$scripts/gutsy") ;;
+  *) echo "error: unknown suite $suite (bookworm, trixie or noble)"; exit 2 ;;
+esac
 
 if [ ! -x "$root/usr/bin/apt-get" ]; then
   echo "== debootstrap $suite into $root"
-  debootstrap --variant=minbase --include=ca-certificates,git,iproute2,procps "$suite" "$root" "$mirror" \
+  debootstrap --variant=minbase --include=ca-certificates,git,iproute2,procps "${keyring[@]}" "$suite" "$root" \
+    "$mirror" "${script[@]}" \
     > "/var/tmp/debootstrap-$suite.log" 2>&1 || { tail -n 20 "/var/tmp/debootstrap-$suite.log"; exit 1; }
 fi
 mounted=()

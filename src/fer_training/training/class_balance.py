@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_ros.vision.classify import EmotionClassifier, balance
-from fer_ros.vision.model_files import METADATA_FILE, ModelFileError
+from fer_ros.vision.model_files import METADATA_FILE, ModelFileError, read_metadata
 from fer_training.data.fer2013 import default_data_dir, load_split
 from fer_training.data.ferplus import target_prior, training_targets
 from fer_training.evaluation.metrics import balanced_recall, confusion_matrix, per_class
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", type=Path, default=default_data_dir(), help="folder holding fer2013/")
     args = p.parse_args(argv)
     try:
-        card = json.loads((args.model / METADATA_FILE).read_text())
+        card = read_metadata(args.model)
         labels = card.get("training", {}).get("labels", "fer2013")
         prior = training_prior(args.data_dir, labels)
         images, truth = truth_of(args.data_dir, "PublicTest", labels)
