@@ -17,7 +17,7 @@ repo=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 [ "$(id -u)" = 0 ] || { echo "error: tools/fresh_debian.sh needs root (debootstrap, chroot, mounts)"; exit 2; }
 command -v debootstrap >/dev/null || { echo "error: needs debootstrap (apt install debootstrap)"; exit 2; }
 case $suite in
-  bookworm|trixie) mirror=${MIRROR:-http://deb.debian.org/debian}; keyring=(); script=() ;;
+  bookworm|trixie) mirror=${MIRROR:-http://deb.debian.org/debian}; keyring=(); script=(); sources= ;;
   noble)
     mirror=${MIRROR:-http://archive.ubuntu.com/ubuntu}
     key=/usr/share/keyrings/ubuntu-archive-keyring.gpg
@@ -25,7 +25,11 @@ case $suite in
     keyring=(--keyring="$key")
     # A Debian 12 debootstrap has no script named noble; Ubuntu's scripts all link to gutsy.
     scripts=/usr/share/debootstrap/scripts
-    script=(); [ -e "$scripts/$suite" ] || script=("$scripts/gutsy") ;;
+    script=(); [ -e "$scripts/$suite" ] || script=("$scripts/gutsy")
+    # What an Ubuntu install enables, not debootstrap's main alone: python3-venv is in universe.
+    sources="deb $mirror $suite main restricted universe multiverse
+deb $mirror $suite-updates main restricted universe multiverse
+deb $mirror $suite-security main restricted universe multiverse" ;;
   *) echo "error: unknown suite $suite (bookworm, trixie or noble)"; exit 2 ;;
 esac
 
@@ -34,6 +38,7 @@ if [ ! -x "$root/usr/bin/apt-get" ]; then
   debootstrap --variant=minbase --include=ca-certificates,git,iproute2,procps "${keyring[@]}" "$suite" "$root" \
     "$mirror" "${script[@]}" \
     > "/var/tmp/debootstrap-$suite.log" 2>&1 || { tail -n 20 "/var/tmp/debootstrap-$suite.log"; exit 1; }
+  [ -z "$sources" ] || echo "$sources" > "$root/etc/apt/sources.list"
 fi
 mounted=()
 bind() { mkdir -p "$root$1"; mount --bind "$1" "$root$1"; mounted=("$root$1" "${mounted[@]}"); }

@@ -84,10 +84,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--average", type=Path, metavar="OUT", help="also write the models' weight average here")
     p.add_argument("--version", default="4", help="the weight average's version in its card")
     args = p.parse_args(argv)
-    try:
+    try:  # the models first, then the data: a wrong model is named whether or not the data is here
         models = [load_image_model(m) for m in args.models]
+        cards = [read_metadata(m) for m in args.models]
+        average = average_model(cards, models) if args.average else None
         images, truth = truth_of(args.data_dir, SPLIT, args.labels)
         prior = training_prior(args.data_dir, args.labels)
+        if average is not None:
+            args.average.mkdir(parents=True, exist_ok=True)
+            average.save(args.average / MODEL_FILE)
     except (ModelFileError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -96,15 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     from fer_training.training.image_trainer import as_input, mean_softmax, mirrored_log_scores
 
     x = as_input(images)
-    if args.average:
-        try:
-            cards = [read_metadata(m) for m in args.models]
-            average = average_model(cards, models)
-            args.average.mkdir(parents=True, exist_ok=True)
-            average.save(args.average / MODEL_FILE)
-        except (ModelFileError, ValueError, OSError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+    if average is not None:
         plain = float(np.mean(average.predict(x, batch_size=1024, verbose=0).argmax(axis=1) == truth))
         write_metadata(args.average, arch=cards[0]["name"], version=args.version,
                        training=average_training(args, cards, plain))
