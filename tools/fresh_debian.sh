@@ -2,7 +2,8 @@
 # Tries the README's two commands as a new user would: a fresh Debian or Ubuntu root (debootstrap),
 # this repository cloned into it WITHOUT ../shared, the README's apt line, then `make run` and
 # `make test`. Prints each step's exit code and the test summary. Needs root (debootstrap, chroot,
-# mounts), the distribution's archive and PyPI; about 20-30 minutes on 2 cores. Not part of `make test`.
+# mounts), the distribution's archive and PyPI; 6.5-7 minutes a suite here on 2 cores (8.5 with
+# CHECK_APT=1). Not part of `make test`.
 #
 #   sudo tools/fresh_debian.sh trixie      # Debian 13, Python 3.13
 #   sudo tools/fresh_debian.sh bookworm    # Debian 12, Python 3.11
@@ -42,7 +43,8 @@ if [ ! -x "$root/usr/bin/apt-get" ]; then
   [ -z "$sources" ] || echo "$sources" > "$root/etc/apt/sources.list"
 fi
 mounted=()
-bind() { mkdir -p "$root$1"; mount --bind "$1" "$root$1"; mounted=("$root$1" "${mounted[@]}"); }
+# bind SOURCE [TARGET [OPTIONS]]: SOURCE at TARGET (default: the same path) inside the root.
+bind() { local at=$root${2:-$1}; mkdir -p "$at"; mount --bind ${3:+-o "$3"} "$1" "$at"; mounted=("$at" "${mounted[@]}"); }
 cleanup() { for m in "${mounted[@]}"; do umount -l "$m" || true; done; }
 trap cleanup EXIT
 # The root bound onto itself: a mount point, as / is on a real machine (`ip netns exec` needs it).
@@ -82,9 +84,7 @@ if [ -n "${CHECK_APT:-}" ]; then
   # comparison reads ../shared, bound read-only beside the clone for this step only.
   echo "== make check-apt"
   shared=$(dirname "$repo")/shared
-  if [ -d "$shared" ]; then
-    mkdir -p "$root/root/shared"; mount --bind -o ro "$shared" "$root/root/shared"; mounted=("$root/root/shared" "${mounted[@]}")
-  fi
+  [ ! -d "$shared" ] || bind "$shared" /root/shared ro
   in_root 'cd /root/fer_ros && make check-apt' > "$root/var/tmp/check-apt.log" 2>&1
   apt_rc=$?
   grep -E "^== |^before|^after|JAFFE accuracy|^fer-run:|error" "$root/var/tmp/check-apt.log"

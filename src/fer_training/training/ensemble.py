@@ -84,10 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--average", type=Path, metavar="OUT", help="also write the models' weight average here")
     p.add_argument("--version", default="4", help="the weight average's version in its card")
     args = p.parse_args(argv)
+    average = None
     try:  # the models first, then the data: a wrong model is named whether or not the data is here
         models = [load_image_model(m) for m in args.models]
-        cards = [read_metadata(m) for m in args.models]
-        average = average_model(cards, models) if args.average else None
+        if args.average:
+            cards = [read_metadata(m) for m in args.models]
+            average = average_model(cards, models)
         images, truth = truth_of(args.data_dir, SPLIT, args.labels)
         prior = training_prior(args.data_dir, args.labels)
         if average is not None:
