@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
 V=${1:-/var/tmp/fer-apt-venv}
 [ "$(id -u)" = 0 ] || { echo "error: tools/apt_numpy1.sh needs root (apt-get install)"; exit 2; }
-echo "== Debian's python3-numpy and python3-opencv"
+echo "== the system's python3-numpy and python3-opencv"
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-numpy python3-opencv python3-venv python3-dev cmake g++ make \
   > /var/tmp/apt-numpy1.log 2>&1 || { tail -n 20 /var/tmp/apt-numpy1.log; exit 1; }
 rm -rf "$V"

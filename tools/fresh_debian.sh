@@ -56,6 +56,8 @@ cp /etc/resolv.conf "$root/etc/resolv.conf"
 cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/host-ca-certificates.crt"
 
 rm -rf "$root/root/fer_ros"
+# A reused root keeps CHECK_APT's empty mount point: the clone must see no ../shared at all.
+[ ! -d "$root/root/shared" ] || rmdir "$root/root/shared"
 git clone --quiet "$repo" "$root/root/fer_ros"
 in_root() { chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   LANG=C.UTF-8 PIP_CERT=/etc/ssl/certs/host-ca-certificates.crt PIP_DEFAULT_TIMEOUT=180 bash -c "$1"; }
