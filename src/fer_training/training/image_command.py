@@ -82,7 +82,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="write no .tflite files (a machine without TensorFlow; run fer-export-model OUT later)")
     p.add_argument("--precision", choices=tuple(PRECISIONS), default="float32",
                    help="bf16: compute in bfloat16, weights and scores in float32 (about 1.6-2x faster on a CPU "
-                        "with AMX; a resumed run keeps its checkpoint's); the saved model is float32 either way")
+                        "with AMX, 2-4x slower on one without bfloat16 instructions, where the run warns; a "
+                        "resumed run keeps its checkpoint's); the saved model is float32 either way")
     p.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity (0, 1 or 2)")
     args = p.parse_args(argv)
     if args.teacher_copies < 0 or (args.teacher_copies and not args.teachers):
